@@ -23,17 +23,21 @@ count() {	# add the "N passed, N failed" of the last such line in $log
 	failed=$((failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")))
 }
 
-for t in "$UNIT_DIR"/test_*; do
-	[[ -x $t ]] || continue
-	echo "== unit $(basename "$t")"
-	${VALGRIND:-} "$t" tests/unit/golden >"$log" 2>&1
-	rc=$?
+run_one() {	# run_one COMMAND...: run, show non-"ok" lines, add up its summary
+	"$@" >"$log" 2>&1
+	local rc=$?
 	grep -vE '^ok ' "$log"
 	count
 	if [[ $rc -ne 0 ]] && ! grep -qE ' [1-9][0-9]* failed' "$log"; then
-		echo "  exit status $rc (crash or leak): counted as 1 failure"
+		echo "  exit status $rc (crash, leak or timeout): counted as 1 failure"
 		failed=$((failed + 1))
 	fi
+}
+
+for t in "$UNIT_DIR"/test_*; do
+	[[ -x $t ]] || continue
+	echo "== unit $(basename "$t")"
+	run_one ${VALGRIND:-} "$t" tests/unit/golden
 done
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -46,14 +50,7 @@ else
 			continue
 		fi
 		echo "== integration $name"
-		timeout 300 bash "$t" >"$log" 2>&1
-		rc=$?
-		grep -vE '^ok ' "$log"
-		count
-		if [[ $rc -ne 0 ]] && ! grep -qE ' [1-9][0-9]* failed' "$log"; then
-			echo "  exit status $rc: counted as 1 failure"
-			failed=$((failed + 1))
-		fi
+		run_one timeout 300 bash "$t"
 	done
 fi
 
