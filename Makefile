@@ -39,7 +39,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 30
 
-.PHONY: all run test unit integration asan valgrind fuzz format install clean deps-build deps-test
+.PHONY: all run test unit-bins asan valgrind fuzz bench format install clean deps-build deps-test
 
 all: $(BIN) nftables_exporter
 
@@ -103,6 +103,17 @@ fuzz: deps-build
 		mkdir -p tests/fuzz/corpus-$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
 		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 tests/fuzz/corpus-$$n; \
+	done
+
+# Benchmarks (tests/bench/): each prints ratios against a baseline measured
+# in the same run. Not part of `make test`.
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+bench: deps-build
+	@$(MAKE) --no-print-directory all
+	@set -e; for f in $(BENCH_SRC); do \
+		n=$$(basename $$f .c); \
+		$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $(B)/$$n $$f $(CORE_OBJ) $(ALL_LDLIBS); \
+		echo "== $$n"; $(B)/$$n; \
 	done
 
 format:

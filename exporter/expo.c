@@ -509,10 +509,11 @@ static size_t max_line_len(const struct metric_snapshot *snap,
 	return max;
 }
 
-struct expo *expo_new(const struct metric_snapshot *snap, enum expo_format fmt)
+struct expo *expo_new(struct metric_snapshot *snap, enum expo_format fmt)
 {
 	struct expo *w;
 
+	metric_snapshot_sort(snap);
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		goto err_alloc;

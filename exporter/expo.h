@@ -25,10 +25,11 @@ enum expo_format {
 struct expo;
 
 /*
- * New writer over @snap. The caller keeps @snap alive until expo_free().
- * NULL with errno ENOMEM.
+ * New writer over @snap, whose series it sorts first (once per snapshot,
+ * see metric_snapshot_sort()). The caller keeps @snap alive until
+ * expo_free(). NULL with errno ENOMEM.
  */
-struct expo *expo_new(const struct metric_snapshot *snap, enum expo_format fmt);
+struct expo *expo_new(struct metric_snapshot *snap, enum expo_format fmt);
 void expo_free(struct expo *w);
 
 /*

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,6 +531,7 @@ struct metric_snapshot *metric_store_snapshot(struct metric_store *s)
 	snap->nfamilies = nfam;
 	snap->families = fams;
 	snap->refs = 1;
+	snap->sorted = 0;
 	snap->arena = snap;
 	/* the store's own families go last, after everything they describe */
 	for (size_t k = 0; k < 2 * s->nfamilies; k++) {
@@ -562,10 +564,35 @@ struct metric_snapshot *metric_store_snapshot(struct metric_store *s)
 		fams->le = (const char *const *)f->le;
 		fams->nseries = f->nseries;
 		fams->series = first;
-		qsort(first, f->nseries, sizeof(*first), snap_series_cmp);
 		fams++;
 	}
 	return snap;
+}
+
+/*
+ * Sorting is left to the first reader so the loop thread pays only for the
+ * copy: 0 unsorted, 1 being sorted, 2 sorted.
+ */
+void metric_snapshot_sort(struct metric_snapshot *snap)
+{
+	int expect = 0;
+
+	if (__atomic_load_n(&snap->sorted, __ATOMIC_ACQUIRE) == 2)
+		return;
+	if (__atomic_compare_exchange_n(&snap->sorted, &expect, 1, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		for (size_t i = 0; i < snap->nfamilies; i++) {
+			struct metric_snap_family *f =
+				(struct metric_snap_family *)&snap->families[i];
+
+			qsort((void *)f->series, f->nseries, sizeof(*f->series),
+			      snap_series_cmp);
+		}
+		__atomic_store_n(&snap->sorted, 2, __ATOMIC_RELEASE);
+		return;
+	}
+	while (__atomic_load_n(&snap->sorted, __ATOMIC_ACQUIRE) != 2)
+		sched_yield();
 }
 
 struct metric_snapshot *metric_snapshot_ref(struct metric_snapshot *snap)
@@ -589,5 +616,6 @@ void metric_snapshot_init_static(struct metric_snapshot *snap,
 	snap->families = families;
 	snap->nfamilies = nfamilies;
 	snap->refs = 1;
+	snap->sorted = 2;
 	snap->arena = NULL;
 }

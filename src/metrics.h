@@ -110,15 +110,21 @@ struct metric_snapshot {
 	const struct metric_snap_family *families;
 	/* private */
 	int refs;
+	int sorted;
 	void *arena;
 };
 
 /*
  * Copy every visible family into a new snapshot holding one reference.
- * Families come out in registration order, series sorted by label text.
+ * Families come out in registration order (the store's own last).
  * Label-less families with no series yet are skipped. NULL with ENOMEM.
  */
 struct metric_snapshot *metric_store_snapshot(struct metric_store *s);
+/*
+ * Sort every family's series by label text, once, from any thread; the
+ * writer calls it, so the loop thread never pays for sorting.
+ */
+void metric_snapshot_sort(struct metric_snapshot *snap);
 struct metric_snapshot *metric_snapshot_ref(struct metric_snapshot *snap);
 void metric_snapshot_unref(struct metric_snapshot *snap);
 

@@ -101,7 +101,7 @@ enum chunk_mode {
  * gets a buffer of exactly the size offered, so ASan sees any overrun.
  * Returns a NUL-terminated string to free.
  */
-static char *render_mode(const struct metric_snapshot *snap,
+static char *render_mode(struct metric_snapshot *snap,
 			 enum expo_format fmt, enum chunk_mode mode,
 			 size_t size)
 {
@@ -143,7 +143,7 @@ static char *render_mode(const struct metric_snapshot *snap,
 	return out;
 }
 
-static char *render(const struct metric_snapshot *snap, enum expo_format fmt)
+static char *render(struct metric_snapshot *snap, enum expo_format fmt)
 {
 	return render_mode(snap, fmt, CHUNK_FIXED, 1 << 20);
 }
@@ -594,7 +594,7 @@ static void test_empty_snapshot(void)
 
 /* --- chunking --- */
 
-static void check_chunked(const struct metric_snapshot *snap)
+static void check_chunked(struct metric_snapshot *snap)
 {
 	static const size_t sizes[] = { 1, 2, 3, 7, 64, 4096 };
 	enum expo_format fmts[] = { EXPO_FMT_TEXT, EXPO_FMT_OPENMETRICS };
