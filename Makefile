@@ -25,8 +25,9 @@ ALL_CFLAGS = $(WARN) $(OPT) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDLIBS = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
 
 CORE_SRC := src/metrics.c src/log.c src/loop.c src/nl.c src/flags.c \
-            src/procstat.c src/daemon.c \
+            src/procstat.c src/daemon.c src/hmap.c src/intern.c \
             collectors/collector.c collectors/conntrack.c \
+            collectors/ruleset.c collectors/ruleset_model.c \
             exporter/expo.c exporter/http.c
 MAIN_SRC := src/main.c
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "collector.h"
 #include "conntrack.h"
+#include "ruleset.h"
 
 const struct collector_ops *const collector_table[] = {
+	&ruleset_collector_ops,
 	&conntrack_collector_ops,
 };
 

@@ -4,8 +4,9 @@
  * the static table collector_table[] (collector.c): adding one is one line
  * there. All callbacks run on the event-loop thread, which owns the state.
  *
- * Life cycle: init() registers the collector's metric families in c->store,
- * opens its sockets and adds fds and timers to c->loop; it calls
+ * Life cycle: init() registers the collector's metric families in
+ * c->env->store, opens its sockets and adds fds and timers to c->env->loop;
+ * it calls
  * collector_set_ready() once its initial sync is done (possibly later, from
  * a loop callback). Before every snapshot the core calls collect(), which
  * refreshes whatever is polled rather than evented and returns 0 or -errno;
@@ -24,6 +25,8 @@
 struct loop;
 struct metric_store;
 struct collector;
+struct flags;
+struct ruleset;
 
 struct collector_ops {
 	const char *name;
@@ -34,10 +37,17 @@ struct collector_ops {
 	void (*fini)(struct collector *c);
 };
 
-struct collector {
-	const struct collector_ops *ops;
+/* What the daemon shares with every collector; owned by the daemon. */
+struct collector_env {
 	struct loop *loop;
 	struct metric_store *store;
+	const struct flags *flags;
+	struct ruleset *ruleset;	/* shared mirror, see ruleset_acquire() */
+};
+
+struct collector {
+	const struct collector_ops *ops;
+	struct collector_env *env;
 	void *priv;			/* the collector's own state */
 	bool ready;			/* initial sync finished */
 };

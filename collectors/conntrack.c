@@ -278,12 +278,12 @@ static int ct_init(struct collector *c)
 		return -ENOMEM;
 	p->max_fd = -1;
 	c->priv = p;
-	p->m_entries = family_single(c->store, &ct_entries_desc, &p->f_entries);
-	p->m_limit = family_single(c->store, &ct_limit_desc, &p->f_limit);
+	p->m_entries = family_single(c->env->store, &ct_entries_desc, &p->f_entries);
+	p->m_limit = family_single(c->env->store, &ct_limit_desc, &p->f_limit);
 	if (!p->m_entries || !p->m_limit)
 		goto err;
 	for (size_t i = 0; i < CT_NSTATS; i++) {
-		p->m_stat[i] = family_single(c->store, &ct_stat_desc[i],
+		p->m_stat[i] = family_single(c->env->store, &ct_stat_desc[i],
 					     &p->f_stat[i]);
 		if (!p->m_stat[i])
 			goto err;

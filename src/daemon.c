@@ -54,6 +54,7 @@ struct daemon_collector {
 struct daemon {
 	struct loop *loop;
 	struct metric_store *store;
+	struct collector_env env;
 	struct procstat *procstat;
 	struct daemon_collector *cols;
 	size_t ncols;
@@ -219,8 +220,7 @@ struct daemon *daemon_new(const struct flags *f)
 			continue;
 		dc = &d->cols[d->ncols++];
 		dc->c.ops = collector_table[i];
-		dc->c.loop = d->loop;
-		dc->c.store = d->store;
+		dc->c.env = &d->env;
 		pos += (size_t)snprintf(d->collectors_text + pos,
 					sizeof(d->collectors_text) - pos,
 					"%s%s", pos ? ", " : "",
@@ -228,6 +228,9 @@ struct daemon *daemon_new(const struct flags *f)
 		if (pos >= sizeof(d->collectors_text))
 			pos = sizeof(d->collectors_text) - 1;
 	}
+	d->env.loop = d->loop;
+	d->env.store = d->store;
+	d->env.flags = f;
 	err = self_families(d);
 	if (err) {
 		errno = -err;

@@ -47,6 +47,12 @@ static const struct flag_def flag_defs[] = {
 	  "Output format of log messages: logfmt, json. (default: logfmt)" },
 	{ "netns", FLAG_STRING, OFF(netns), "PATH",
 	  "Watch the network namespace at PATH (/proc/PID/ns/net, /run/netns/NAME) instead of our own; the HTTP listener stays where the daemon runs." },
+	{ "collector.ruleset.rcvbuf", FLAG_UINT, OFF(ruleset_rcvbuf), "BYTES",
+	  "Receive buffer of the nftables event socket; a transaction larger than about 2/3 of it overflows it and forces a resync. (default: 67108864)" },
+	{ "collector.ruleset.rule-counters", FLAG_BOOL, OFF(ruleset_rule_counters), NULL,
+	  "Export packets/bytes of rules that have a counter and a comment, by comment (dumps those chains at scrape time)." },
+	{ "collector.ruleset.refresh-interval", FLAG_UINT, OFF(ruleset_refresh), "SECONDS",
+	  "How often to recount sets the packet path fills (dynamic, timeout) and check for changes that send no event; 0 disables. (default: 30)" },
 	{ "help", FLAG_BOOL, OFF(help), NULL, "Show this help and exit." },
 	{ "version", FLAG_BOOL, OFF(version), NULL, "Show version information and exit." },
 };
@@ -218,6 +224,8 @@ int flags_parse(struct flags *f, int argc, char *const *argv, char *err,
 	f->max_requests = 40;
 	f->log_level = LOG_LVL_INFO;
 	f->log_format = LOG_FMT_LOGFMT;
+	f->ruleset_rcvbuf = 64u << 20;
+	f->ruleset_refresh = 30;
 	memset(f->collector, -1, sizeof(f->collector));
 	bool seen[NFLAGS] = { false };
 

@@ -30,6 +30,9 @@ struct flags {
 	enum log_level log_level;
 	enum log_format log_format;
 	const char *netns;
+	unsigned int ruleset_rcvbuf;		/* bytes */
+	bool ruleset_rule_counters;
+	unsigned int ruleset_refresh;		/* seconds */
 	bool help;
 	bool version;
 };

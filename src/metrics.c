@@ -19,6 +19,7 @@ struct metric_series {
 	size_t index;			/* slot in family->series */
 	uint32_t hash;
 	uint32_t labels_len;
+	uint32_t stamp;			/* sweep mark */
 	double value;
 	uint64_t count;
 	const struct metric_family *family;
@@ -32,6 +33,7 @@ struct metric_family {
 	char **le;
 	bool visible;
 	unsigned int max_series;
+	uint32_t stamp;
 	uint64_t dropped;
 	struct metric_series **series;
 	size_t nseries, cap;
@@ -359,8 +361,10 @@ struct metric_series *metric_series_get(struct metric_family *f,
 	h = hash_text(f->store->scratch, len);
 	for (m = f->htab[h & f->hmask]; m; m = m->hnext)
 		if (m->hash == h && m->labels_len == len &&
-		    !memcmp(m->labels, f->store->scratch, len))
+		    !memcmp(m->labels, f->store->scratch, len)) {
+			m->stamp = f->stamp;
 			return m;
+		}
 
 	if (f->nseries >= f->max_series) {
 		f->dropped++;
@@ -387,6 +391,7 @@ struct metric_series *metric_series_get(struct metric_family *f,
 	memcpy(m->labels, f->store->scratch, len + 1);
 	m->labels_len = len;
 	m->hash = h;
+	m->stamp = f->stamp;
 	m->family = f;
 	m->index = f->nseries;
 	f->series[f->nseries++] = m;
@@ -422,6 +427,23 @@ void metric_family_clear(struct metric_family *f)
 		free(f->series[i]);
 	f->nseries = 0;
 	memset(f->htab, 0, (f->hmask + 1) * sizeof(*f->htab));
+}
+
+void metric_family_sweep_begin(struct metric_family *f)
+{
+	f->stamp++;
+}
+
+void metric_family_sweep_end(struct metric_family *f)
+{
+	for (size_t i = 0; i < f->nseries;) {
+		struct metric_series *m = f->series[i];
+
+		if (m->stamp != f->stamp)
+			metric_series_del(f, m);	/* moves the last here */
+		else
+			i++;
+	}
 }
 
 void metric_set(struct metric_series *m, double v)

@@ -80,6 +80,14 @@ void metric_series_del(struct metric_family *f, struct metric_series *s);
 void metric_family_clear(struct metric_family *f);
 size_t metric_family_nseries(const struct metric_family *f);
 
+/*
+ * Mark and sweep for collectors that rebuild a family from a model at
+ * each scrape: after sweep_begin(), every series returned by
+ * metric_series_get() is marked; sweep_end() deletes the unmarked ones.
+ */
+void metric_family_sweep_begin(struct metric_family *f);
+void metric_family_sweep_end(struct metric_family *f);
+
 /* Value updates; cheap, no allocation. */
 void metric_set(struct metric_series *s, double v);
 void metric_add(struct metric_series *s, double v);
