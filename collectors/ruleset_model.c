@@ -1136,8 +1136,9 @@ static struct rs_elem *elem_find(const struct rs_set *s,
 
 		if (e->klen == p->klen && e->kelen == p->kelen &&
 		    (e->flags & NFT_SET_ELEM_INTERVAL_END) == end &&
-		    !memcmp(rs_elem_key(e), p->key, p->klen) &&
-		    !memcmp(rs_elem_key_end(e), p->key_end, p->kelen))
+		    (!p->klen || !memcmp(rs_elem_key(e), p->key, p->klen)) &&
+		    (!p->kelen ||
+		     !memcmp(rs_elem_key_end(e), p->key_end, p->kelen)))
 			return e;
 	}
 	return NULL;
@@ -1172,9 +1173,12 @@ static int elem_add(struct rs_model *m, struct rs_set *s,
 	e->klen = (uint8_t)p->klen;
 	e->kelen = (uint8_t)p->kelen;
 	e->dlen = (uint8_t)p->dlen;
-	memcpy(e->bytes, p->key, p->klen);
-	memcpy(e->bytes + p->klen, p->key_end, p->kelen);
-	memcpy(e->bytes + p->klen + p->kelen, p->data, p->dlen);
+	if (p->klen)
+		memcpy(e->bytes, p->key, p->klen);
+	if (p->kelen)
+		memcpy(e->bytes + p->klen, p->key_end, p->kelen);
+	if (p->dlen)
+		memcpy(e->bytes + p->klen + p->kelen, p->data, p->dlen);
 	if (p->chain)
 		e->chain = intern_get(m->names, p->chain, strlen(p->chain));
 	e->comment = udata_comment(m, p->udata);
