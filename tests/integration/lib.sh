@@ -128,7 +128,8 @@ scrape() {	# scrape NS PORT [CURL ARGS...]: body on stdout
 }
 
 metric() {	# metric FILE NAME_WITH_LABELS: value of one sample, or empty
-	awk -v k="$2" '$1 == k { print $2 }' "$1"
+	# label values may hold spaces: match the whole prefix, take the last field
+	awk -v k="$2 " 'index($0, k) == 1 && substr($0, length(k) + 1) !~ / / { print $NF }' "$1"
 }
 
 stop_exporter() {	# stop_exporter PID [SIGNAL]: returns the exit status
