@@ -102,8 +102,9 @@ fuzz: deps-build
 		clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
 			-o build-fuzz/$$n $$f $(CORE_SRC) $(PKG_LIBS) -lpthread -lm; \
 		mkdir -p tests/fuzz/corpus-$$n; \
+		seeds=; [ -d tests/fuzz/seeds-$$n ] && seeds=tests/fuzz/seeds-$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 tests/fuzz/corpus-$$n; \
+		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 tests/fuzz/corpus-$$n $$seeds; \
 	done
 
 # Benchmarks (tests/bench/): each prints ratios against a baseline measured
@@ -116,6 +117,9 @@ bench: deps-build
 		$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $(B)/$$n $$f $(CORE_OBJ) $(ALL_LDLIBS); \
 		echo "== $$n"; $(B)/$$n; \
 	done
+	@echo "== bench_ruleset (1000 Services x 10 endpoints; BENCH_ARGS to change)"
+	@.ci/deps.sh test
+	@BIN=$(BIN) tests/bench/bench_ruleset.sh $(BENCH_ARGS)
 
 format:
 	clang-format -i $(wildcard src/*.[ch] collectors/*.[ch] exporter/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)

@@ -167,20 +167,32 @@ static int dump_set_elems(struct ruleset *rs, struct rs_table *t,
 			 NFTA_SET_ELEM_LIST_SET, s->name);
 }
 
-/* Rules of one table: one dump, or one per chain if that keeps failing. */
+/*
+ * Rules of one table. Few chains: one dump, falling back to one per chain
+ * if a commit interrupts it. Many chains: one dump per chain from the
+ * start, because the kernel resumes a table dump by skipping from its
+ * first chain again, which is quadratic: 105k rules in 55k chains took
+ * 3.7 s as one dump and 0.9 s chain by chain.
+ */
+#define RS_PER_CHAIN_FROM	64
+
 static int dump_rules(struct ruleset *rs, struct rs_table *t)
 {
-	struct nlmsghdr *nlh = req_start(rs, NFT_MSG_GETRULE, NLM_F_DUMP,
-					 t->family);
 	size_t pos = 0;
 	struct hnode *cur = NULL, *n;
 	int err;
 
-	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, t->name);
-	err = nl_query(&rs->dump, nlh, apply_cb, rs, RS_TIMEOUT_MS);
-	if (err != -EINTR)
-		return err == -ENOENT ? 0 : err;
-	rs->dump_retries++;
+	if (t->nchains < RS_PER_CHAIN_FROM) {
+		struct nlmsghdr *nlh = req_start(rs, NFT_MSG_GETRULE,
+						 NLM_F_DUMP, t->family);
+
+		mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, t->name);
+		err = nl_query(&rs->dump, nlh, apply_cb, rs, RS_TIMEOUT_MS);
+		if (err != -EINTR)
+			return err == -ENOENT ? 0 : err;
+		rs->dump_retries++;
+		/* the rules that did arrive are replaced chain by chain */
+	}
 	while ((n = hmap_iter(&t->chains_by_name, &pos, &cur))) {
 		struct rs_chain *c = container_of(n, struct rs_chain, by_name);
 
@@ -245,16 +257,26 @@ static int resync(struct ruleset *rs, enum rs_reason reason)
 	/* kernels without flowtables answer EOPNOTSUPP: nothing to mirror */
 	if (err == -EOPNOTSUPP)
 		err = 0;
+	log_debug("ruleset: dumped tables, chains, sets, objects in %.3f s",
+		  loop_now() - t0);
 	for (t = rs->model.tables; t && !err; t = t->next) {
 		size_t pos = 0;
 		struct hnode *cur = NULL, *n;
+		double t1 = loop_now();
 
 		while (!err && (n = hmap_iter(&t->sets, &pos, &cur)))
 			err = dump_set_elems(rs, t,
 					     container_of(n, struct rs_set,
 							  by_name));
+		log_debug("ruleset: %s %s: elements of %zu sets in %.3f s",
+			  rs_family_name(t->family), t->name, t->sets.n,
+			  loop_now() - t1);
+		t1 = loop_now();
 		if (!err)
 			err = dump_rules(rs, t);
+		log_debug("ruleset: %s %s: %u rules in %.3f s",
+			  rs_family_name(t->family), t->name, t->nrules,
+			  loop_now() - t1);
 	}
 	rs->model.quiet = false;
 	if (err)
