@@ -104,7 +104,7 @@ fuzz: deps-build
 		mkdir -p tests/fuzz/corpus-$$n; \
 		seeds=; [ -d tests/fuzz/seeds-$$n ] && seeds=tests/fuzz/seeds-$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 tests/fuzz/corpus-$$n $$seeds; \
+		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 tests/fuzz/corpus-$$n $$seeds; \
 	done
 
 # Benchmarks (tests/bench/): each prints ratios against a baseline measured

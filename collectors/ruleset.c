@@ -350,7 +350,7 @@ static int handle_datagram(struct ruleset *rs, const void *buf, size_t len)
 	const struct nlmsghdr *nlh = buf;
 	int left = (int)len;
 
-	for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+	for (; nl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 		const struct nfgenmsg *g;
 		uint16_t d, msg = nlh->nlmsg_type & 0xff;
 

@@ -61,4 +61,15 @@ int64_t nl_drops(const struct nl_sock *s);
 int nl_query(struct nl_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data,
 	     int timeout_ms);
 
+/*
+ * mnl_nlmsg_ok() of libmnl 1.0.4 compares the length as a signed int, so a
+ * message claiming more than 2 GiB passes; this one does not. Use it (with
+ * mnl_nlmsg_next()) to walk any buffer of messages.
+ */
+static inline bool nl_msg_ok(const struct nlmsghdr *nlh, int left)
+{
+	return left >= (int)sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) &&
+	       nlh->nlmsg_len <= (unsigned int)left;
+}
+
 #endif

@@ -4,7 +4,7 @@
  * netlink messages (as the kernel would send them), each applied in turn
  * to one model, which must never crash, leak or read out of bounds, and
  * must stay internally consistent (per-table counts equal what the
- * structures hold). Seed it with tests/unit/data/*.nlcap datagrams.
+ * structures hold). Seeds: tests/fuzz/seeds-fuzz_model, datagrams of the unit-test captures.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "hmap.h"
+#include "nl.h"
 #include "ruleset.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -56,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	nlh = (const struct nlmsghdr *)buf;
 	left = (int)size;
-	for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
+	for (; nl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
 		rs_model_apply(&m, nlh);
 	check(&m);
 	rs_model_fini(&m);

@@ -12,6 +12,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include "intern.h"
+#include "nl.h"
 #include "ruleset.h"
 #include "unit.h"
 
@@ -76,7 +77,7 @@ static int apply(struct rs_model *m, const struct capture *c, int from, int to)
 		off += 4;
 		nlh = (const struct nlmsghdr *)(c->buf + off);
 		left = (int)dlen;
-		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		for (; nl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 			if ((nlh->nlmsg_type & 0xff) == NFT_MSG_NEWGEN) {
 				gen++;
 				continue;
@@ -307,7 +308,7 @@ static void test_malformed(void)
 		off += 4;
 		nlh = (const struct nlmsghdr *)(cap.buf + off);
 		left = (int)dlen;
-		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		for (; nl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 			uint32_t len = nlh->nlmsg_len;
 
 			if (len > sizeof(copy) || (nlh->nlmsg_type & 0xff) == NFT_MSG_NEWGEN)
