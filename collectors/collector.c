@@ -5,6 +5,7 @@
 
 const struct collector_ops *const collector_table[] = {
 	&ruleset_collector_ops,
+	&transactions_collector_ops,
 	&conntrack_collector_ops,
 };
 

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
@@ -79,9 +80,11 @@ struct ruleset {
 	uint64_t resyncs[RS_NREASONS];
 	uint64_t dump_retries;
 	double dump_seconds;
+	double rx_time;			/* receive time of the datagram */
 	int last_err;
-	void (*on_synced)(void *arg);
-	void *on_synced_arg;
+	void (*on_synced[RS_MAX_LISTENERS])(void *arg);
+	void *on_synced_arg[RS_MAX_LISTENERS];
+	unsigned int nsynced;
 };
 
 /* --- requests --- */
@@ -293,8 +296,8 @@ static int resync(struct ruleset *rs, enum rs_reason reason)
 	log_debug("ruleset: dumped generation %u in %.3f s: %u tables", g0,
 		  rs->dump_seconds, rs->model.ntables);
 	notify_reset(rs);
-	if (rs->on_synced)
-		rs->on_synced(rs->on_synced_arg);
+	for (unsigned int i = 0; i < rs->nsynced; i++)
+		rs->on_synced[i](rs->on_synced_arg[i]);
 	return 0;
 
 fail:
@@ -338,7 +341,49 @@ static void notify_commit(struct ruleset *rs, uint32_t gen, uint32_t pid,
 	for (unsigned int i = 0; i < rs->model.nlisteners; i++)
 		if (rs->model.listeners[i]->commit)
 			rs->model.listeners[i]->commit(rs->model.listener_args[i],
-						       gen, pid, comm);
+						       gen, pid, comm,
+						       rs->rx_time);
+}
+
+static double realtime_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * recv() one datagram with its kernel receive timestamp (SO_TIMESTAMPNS)
+ * in rs->rx_time; the commit time of a NEWGEN is when it was queued, not
+ * when a busy loop got round to it.
+ */
+static ssize_t recv_event(struct ruleset *rs)
+{
+	char cbuf[CMSG_SPACE(sizeof(struct timespec))];
+	struct iovec iov = { rs->ev.buf, NL_BUFSZ };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n = recvmsg(nl_fd(&rs->ev), &mh, MSG_DONTWAIT);
+
+	if (n <= 0)
+		return n;
+	rs->rx_time = 0;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+
+			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+			rs->rx_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+		}
+	}
+	if (!rs->rx_time)
+		rs->rx_time = realtime_now();
+	return n;
 }
 
 /*
@@ -399,8 +444,7 @@ static int handle_datagram(struct ruleset *rs, const void *buf, size_t len)
 static void read_events(struct ruleset *rs, unsigned int budget)
 {
 	for (unsigned int i = 0; !budget || i < budget; i++) {
-		ssize_t n = recv(nl_fd(&rs->ev), rs->ev.buf, NL_BUFSZ,
-				 MSG_DONTWAIT);
+		ssize_t n = recv_event(rs);
 		int reason;
 
 		if (n == -1) {
@@ -547,11 +591,17 @@ static struct ruleset *ruleset_new(struct collector_env *env)
 	if (!err) {
 		unsigned int grp = NFNLGRP_NFTABLES;
 
+		int one = 1;
+
 		if (mnl_socket_setsockopt(rs->ev.mnl, NETLINK_ADD_MEMBERSHIP,
 					  &grp, sizeof(grp)) == -1)
 			err = -errno;
 		else
 			rs->ev_open = true;
+		if (!err && setsockopt(nl_fd(&rs->ev), SOL_SOCKET,
+				       SO_TIMESTAMPNS, &one, sizeof(one)) == -1)
+			log_warn("ruleset: no kernel timestamps on events: %s",
+				 strerror(errno));
 	}
 	if (err) {
 		/* keep going: the dump will fail too and say why, retrying */
@@ -635,6 +685,37 @@ int ruleset_listen(struct ruleset *rs, const struct ruleset_listener *l,
 	m->listeners[m->nlisteners] = l;
 	m->listener_args[m->nlisteners++] = arg;
 	return 0;
+}
+
+int ruleset_on_synced(struct ruleset *rs, void (*fn)(void *arg), void *arg)
+{
+	if (rs->nsynced == RS_MAX_LISTENERS)
+		return -ENOSPC;
+	rs->on_synced[rs->nsynced] = fn;
+	rs->on_synced_arg[rs->nsynced++] = arg;
+	return 0;
+}
+
+void ruleset_forget(struct ruleset *rs, void *arg)
+{
+	struct rs_model *m = &rs->model;
+	unsigned int j = 0;
+
+	for (unsigned int i = 0; i < m->nlisteners; i++) {
+		if (m->listener_args[i] == arg)
+			continue;
+		m->listeners[j] = m->listeners[i];
+		m->listener_args[j++] = m->listener_args[i];
+	}
+	m->nlisteners = j;
+	j = 0;
+	for (unsigned int i = 0; i < rs->nsynced; i++) {
+		if (rs->on_synced_arg[i] == arg)
+			continue;
+		rs->on_synced[j] = rs->on_synced[i];
+		rs->on_synced_arg[j++] = rs->on_synced_arg[i];
+	}
+	rs->nsynced = j;
 }
 
 uint32_t ruleset_generation(const struct ruleset *rs)
@@ -1029,7 +1110,7 @@ static void rc_fini(struct collector *c)
 	if (!p)
 		return;
 	if (p->rs) {
-		p->rs->on_synced = NULL;
+		ruleset_forget(p->rs, p);
 		ruleset_release(p->rs);
 	}
 	free(p);
@@ -1060,8 +1141,11 @@ static int rc_init(struct collector *c)
 		err = -errno;
 		goto err;
 	}
-	p->rs->on_synced = rc_on_synced;
-	p->rs->on_synced_arg = p;
+	if (ruleset_synced(p->rs))
+		collector_set_ready(c);
+	err = ruleset_on_synced(p->rs, rc_on_synced, p);
+	if (err)
+		goto err;
 	return 0;
 err:
 	rc_fini(c);

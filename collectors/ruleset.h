@@ -150,14 +150,16 @@ enum rs_kind {
  * Change notifications. object() runs as each change is applied to the
  * model (for RS_OP_DEL just before the object goes; @obj is the struct of
  * @kind, for elements the struct rs_set). commit() ends a transaction
- * (NEWGEN) with the committing process. reset() follows a resync: the
+ * (NEWGEN) with the committing process; @when is the commit time, the
+ * kernel's receive timestamp of the NEWGEN datagram (CLOCK_REALTIME
+ * seconds). reset() follows a resync: the
  * model was rebuilt from a dump and any derived state must be rebuilt.
  */
 struct ruleset_listener {
 	void (*object)(void *arg, enum rs_op op, enum rs_kind kind,
 		       const struct rs_table *t, const void *obj);
 	void (*commit)(void *arg, uint32_t gen, uint32_t pid,
-		       const char *comm);
+		       const char *comm, double when);
 	void (*reset)(void *arg);
 };
 
@@ -241,10 +243,15 @@ void ruleset_release(struct ruleset *rs);
 const struct rs_model *ruleset_model(const struct ruleset *rs);
 int ruleset_listen(struct ruleset *rs, const struct ruleset_listener *l,
 		   void *arg);
+/* Call @fn(@arg) after every successful (re)sync, e.g. to become ready. */
+int ruleset_on_synced(struct ruleset *rs, void (*fn)(void *arg), void *arg);
+/* Drop every listener and callback registered with @arg. */
+void ruleset_forget(struct ruleset *rs, void *arg);
 /* Generation the model reflects; whether the initial dump is done. */
 uint32_t ruleset_generation(const struct ruleset *rs);
 bool ruleset_synced(const struct ruleset *rs);
 
 extern const struct collector_ops ruleset_collector_ops;
+extern const struct collector_ops transactions_collector_ops;
 
 #endif

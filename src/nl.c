@@ -92,6 +92,35 @@ int nl_netns_run(int (*fn)(void *arg), void *arg)
 	return ret;
 }
 
+int nl_initns_run(int (*fn)(void *arg), void *arg)
+{
+	int init, self, ret;
+
+	init = open("/proc/1/ns/net", O_RDONLY | O_CLOEXEC);
+	if (init == -1)
+		return -errno;
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self == -1) {
+		ret = -errno;
+		close(init);
+		return ret;
+	}
+	if (setns(init, CLONE_NEWNET) == -1) {
+		ret = -errno;
+		goto out;
+	}
+	ret = fn(arg);
+	if (setns(self, CLONE_NEWNET) == -1) {
+		log_error("nl: cannot return to own network namespace: %s",
+			  strerror(errno));
+		abort();
+	}
+out:
+	close(init);
+	close(self);
+	return ret;
+}
+
 struct open_args {
 	struct nl_sock *s;
 	unsigned int groups;

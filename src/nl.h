@@ -38,6 +38,12 @@ void nl_netns_close(void);
 int nl_netns_run(int (*fn)(void *arg), void *arg);
 
 /*
+ * Same, in the initial network namespace (/proc/1/ns/net), for what only
+ * works there, such as the process-events connector.
+ */
+int nl_initns_run(int (*fn)(void *arg), void *arg);
+
+/*
  * Open and bind a NETLINK_NETFILTER socket in the target namespace.
  * @groups: legacy bind mask (0 for none). @rcvbuf: bytes to request with
  * SO_RCVBUFFORCE (falling back to SO_RCVBUF), 0 to keep the default.
