@@ -283,13 +283,14 @@ static void cn_read(struct tx_priv *p)
 			return;	/* EAGAIN, or ENOBUFS: /proc covers the gap */
 		for (; nl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 			const struct cn_msg *cn = mnl_nlmsg_get_payload(nlh);
-			const struct proc_event *ev;
+			struct proc_event evbuf;
+			const struct proc_event *ev = &evbuf;
 
-			if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*cn) + sizeof(*ev)))
+			if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*cn) + sizeof(*ev)) ||
+			    cn->id.idx != CN_IDX_PROC)
 				continue;
-			ev = (const struct proc_event *)cn->data;
-			if (cn->id.idx != CN_IDX_PROC)
-				continue;
+			/* the payload sits at offset 36: copy it to align it */
+			memcpy(&evbuf, cn->data, sizeof(evbuf));
 			if (ev->what == PROC_EVENT_FORK &&
 			    ev->event_data.fork.child_pid ==
 			    ev->event_data.fork.child_tgid)
