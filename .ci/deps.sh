@@ -6,7 +6,7 @@ set -euo pipefail
 
 declare -A group=(
 	[build]="make gcc libc6-dev pkg-config libmnl-dev libnftnl-dev libnetfilter-conntrack-dev libmicrohttpd-dev zlib1g-dev git"
-	[test]="nftables conntrack iproute2 prometheus python3 python3-prometheus-client curl procps util-linux strace gzip iptables bc time"
+	[test]="nftables conntrack iproute2 prometheus python3 python3-prometheus-client curl procps util-linux strace gzip iptables bc time python3-yaml systemd"
 	[fuzz]="clang libclang-rt-14-dev"
 	[valgrind]="valgrind"
 )
