@@ -161,13 +161,27 @@ static int dump_unit(struct ruleset *rs, uint16_t msg, uint8_t family,
 	return err == -ENOENT ? 0 : err;
 }
 
+/*
+ * Elements of one set. A set past the element cap (before or during this
+ * dump) is dumped again, counting without keeping.
+ */
 static int dump_set_elems(struct ruleset *rs, struct rs_table *t,
 			  struct rs_set *s)
 {
-	rs_set_clear_elems(&rs->model, s);
-	return dump_unit(rs, NFT_MSG_GETSETELEM, t->family,
-			 NFTA_SET_ELEM_LIST_TABLE, t->name,
-			 NFTA_SET_ELEM_LIST_SET, s->name);
+	bool counting = s->overflow;
+	int err;
+
+	for (;;) {
+		rs_set_clear_elems(&rs->model, s);
+		rs->model.count_only = counting;
+		err = dump_unit(rs, NFT_MSG_GETSETELEM, t->family,
+				NFTA_SET_ELEM_LIST_TABLE, t->name,
+				NFTA_SET_ELEM_LIST_SET, s->name);
+		rs->model.count_only = false;
+		if (err || counting || !s->overflow)
+			return err;
+		counting = true;	/* the cap was reached meanwhile */
+	}
 }
 
 /*
@@ -440,6 +454,27 @@ static int handle_datagram(struct ruleset *rs, const void *buf, size_t len)
 	return 0;
 }
 
+/* A set just passed the element cap: count it now, not at the next refresh. */
+static void recount_overflowed(struct ruleset *rs)
+{
+	rs->model.recount = false;
+	for (struct rs_table *t = rs->model.tables; t; t = t->next) {
+		size_t pos = 0;
+		struct hnode *cur = NULL, *n;
+
+		while ((n = hmap_iter(&t->sets, &pos, &cur))) {
+			struct rs_set *s = container_of(n, struct rs_set, by_name);
+
+			if (s->overflow && !s->nelems) {
+				rs->model.quiet = true;
+				if (dump_set_elems(rs, t, s))
+					log_warn("ruleset: cannot count set %s", s->name);
+				rs->model.quiet = false;
+			}
+		}
+	}
+}
+
 /* Read queued events; @budget datagrams at most (0: until empty). */
 static void read_events(struct ruleset *rs, unsigned int budget)
 {
@@ -467,6 +502,8 @@ static void read_events(struct ruleset *rs, unsigned int budget)
 			resync(rs, (enum rs_reason)reason);
 			return;
 		}
+		if (rs->model.recount)
+			recount_overflowed(rs);
 	}
 }
 
@@ -586,6 +623,7 @@ static struct ruleset *ruleset_new(struct collector_env *env)
 	err = rs_model_init(&rs->model);
 	if (err)
 		goto err_free;
+	rs->model.max_elems = f ? f->ruleset_max_elements : 2000000;
 	/* the event socket first, so nothing between dump and events is lost */
 	err = nl_open(&rs->ev, 0, f ? (int)f->ruleset_rcvbuf : 64 << 20, true);
 	if (!err) {
@@ -757,6 +795,9 @@ enum {
 	F_DUMP_SECONDS,
 	F_DUMP_RETRIES,
 	F_SKIPPED,
+	F_ELEMS_STORED,
+	F_ELEMS_LIMIT,
+	F_SETS_OVER,
 	F_N,
 };
 
@@ -855,6 +896,12 @@ static const struct metric_desc rc_desc[F_N] = {
 			     .help = "Dump requests repeated because a commit interrupted them (NLM_F_DUMP_INTR)." },
 	[F_SKIPPED] = { .name = "nftables_netlink_events_skipped", .type = METRIC_COUNTER,
 			.help = "Events skipped because the dump they arrived after already covered them." },
+	[F_ELEMS_STORED] = { .name = "nftables_ruleset_elements_stored", .type = METRIC_GAUGE,
+			     .help = "Set elements the mirror keeps in memory." },
+	[F_ELEMS_LIMIT] = { .name = "nftables_ruleset_elements_limit", .type = METRIC_GAUGE,
+			    .help = "Most set elements the mirror keeps (--collector.ruleset.max-elements, 0: no limit); sets past it are counted by periodic dumps instead." },
+	[F_SETS_OVER] = { .name = "nftables_ruleset_sets_over_limit", .type = METRIC_GAUGE,
+			  .help = "Sets whose elements are not kept because of the element limit; their sizes come from dumps every --collector.ruleset.refresh-interval." },
 };
 
 static const char *const msg_names[RS_MSG_TYPES] = {
@@ -1019,6 +1066,9 @@ static int rc_collect(struct collector *c)
 	put(p->f[F_DUMP_SECONDS], NULL, rs->dump_seconds);
 	put(p->f[F_DUMP_RETRIES], NULL, (double)rs->dump_retries);
 	put(p->f[F_SKIPPED], NULL, (double)rs->skipped);
+	put(p->f[F_ELEMS_STORED], NULL, (double)rs->model.nelems_stored);
+	put(p->f[F_ELEMS_LIMIT], NULL, (double)rs->model.max_elems);
+	put(p->f[F_SETS_OVER], NULL, rs->model.nsets_overflow);
 
 	for (int i = F_GEN; i <= F_RULE_BYTES; i++)
 		if (i != F_SYNCED && p->f[i])

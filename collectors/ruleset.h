@@ -99,6 +99,8 @@ struct rs_set {
 	uint32_t nelems;		/* as nft counts: interval ends excluded */
 	struct hmap elems;
 	bool refreshed;			/* count comes from periodic dumps */
+	bool overflow;			/* past the element cap: elements not
+					 * kept, counted by periodic dumps */
 };
 
 struct rs_obj {
@@ -170,6 +172,10 @@ struct rs_model {
 	struct rs_table *tables;
 	uint32_t ntables;
 	uint64_t nelems_stored;
+	uint64_t max_elems;		/* cap on nelems_stored, 0: none */
+	uint32_t nsets_overflow;
+	bool count_only;		/* dumping an overflowed set: count */
+	bool recount;			/* a set overflowed on an event */
 	const struct ruleset_listener *listeners[RS_MAX_LISTENERS];
 	void *listener_args[RS_MAX_LISTENERS];
 	unsigned int nlisteners;

@@ -354,6 +354,8 @@ static void set_unlink(struct rs_model *m, struct rs_set *s)
 	notify(m, RS_OP_DEL, RS_KIND_SET, t, s);
 	hmap_remove(&t->sets, &s->by_name);
 	set_count(t, s, -1);
+	if (s->overflow)
+		m->nsets_overflow--;
 	rs_set_clear_elems(m, s);
 	intern_put(m->names, s->name);
 	free(s);
@@ -1052,7 +1054,8 @@ static int apply_set(struct rs_model *m, const struct nlmsghdr *nlh, bool del)
 	if (attr_u32(tb[NFTA_SET_OBJ_TYPE], &u))
 		s->obj_type = u;
 	/* the packet path changes these without events */
-	s->refreshed = (s->flags & (NFT_SET_EVAL | NFT_SET_TIMEOUT)) != 0;
+	s->refreshed = s->overflow ||
+		       (s->flags & (NFT_SET_EVAL | NFT_SET_TIMEOUT)) != 0;
 	set_count(t, s, 1);
 	notify(m, RS_OP_NEW, RS_KIND_SET, t, s);
 	return 0;
@@ -1217,11 +1220,28 @@ static int apply_setelem(struct rs_model *m, const struct nlmsghdr *nlh,
 		return 0;
 	if (!tb[NFTA_SET_ELEM_LIST_ELEMENTS])
 		return 0;
+	if (s->overflow && !m->count_only)
+		return 0;	/* recounted by the periodic refresh */
 	mnl_attr_for_each_nested(e, tb[NFTA_SET_ELEM_LIST_ELEMENTS]) {
 		uint32_t h;
 
 		if (parse_elem(e, &p))
 			return -EPROTO;
+		if (s->overflow) {
+			if (!del && elem_counts(p.flags))
+				s->nelems++;
+			continue;
+		}
+		if (!del && m->max_elems && m->nelems_stored >= m->max_elems) {
+			/* over the cap: stop keeping this set's elements */
+			rs_set_clear_elems(m, s);
+			s->overflow = true;
+			s->refreshed = true;
+			m->nsets_overflow++;
+			m->recount = !m->count_only;
+			changed = true;
+			break;
+		}
 		h = elem_hash(&p);
 		if (del) {
 			struct rs_elem *old = elem_find(s, &p, h);

@@ -53,6 +53,8 @@ static const struct flag_def flag_defs[] = {
 	  "Export packets/bytes of rules that have a counter and a comment, by comment (dumps those chains at scrape time)." },
 	{ "collector.ruleset.refresh-interval", FLAG_UINT, OFF(ruleset_refresh), "SECONDS",
 	  "How often to recount sets the packet path fills (dynamic, timeout) and check for changes that send no event; 0 disables. (default: 30)" },
+	{ "collector.ruleset.max-elements", FLAG_UINT, OFF(ruleset_max_elements), "N",
+	  "Most set elements the mirror keeps in memory; past it a set's size comes from a dump every refresh interval instead of events; 0 means no limit. (default: 2000000)" },
 	{ "help", FLAG_BOOL, OFF(help), NULL, "Show this help and exit." },
 	{ "version", FLAG_BOOL, OFF(version), NULL, "Show version information and exit." },
 };
@@ -226,6 +228,7 @@ int flags_parse(struct flags *f, int argc, char *const *argv, char *err,
 	f->log_format = LOG_FMT_LOGFMT;
 	f->ruleset_rcvbuf = 64u << 20;
 	f->ruleset_refresh = 30;
+	f->ruleset_max_elements = 2000000;
 	memset(f->collector, -1, sizeof(f->collector));
 	bool seen[NFLAGS] = { false };
 

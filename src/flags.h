@@ -33,6 +33,7 @@ struct flags {
 	unsigned int ruleset_rcvbuf;		/* bytes */
 	bool ruleset_rule_counters;
 	unsigned int ruleset_refresh;		/* seconds */
+	unsigned int ruleset_max_elements;
 	bool help;
 	bool version;
 };

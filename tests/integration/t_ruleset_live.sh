@@ -100,4 +100,35 @@ wait_http "$A" $((PORT + 1)) /-/ready
 scrape "$A" $((PORT + 1)) >"$M.3"
 check "no rule counters unless asked" sh -c "! grep -q '^nftables_rule_' '$M.3'"
 
+# the element cap: past --collector.ruleset.max-elements, a set's elements
+# are not kept and its size comes from dumps; sizes stay exact
+new_ns C
+$PY -c '
+print("table inet big {")
+for k in range(3):
+    els = ", ".join(f"10.{k}.{i // 250}.{i % 250}" for i in range(100))
+    print(f"  set s{k} {{ type ipv4_addr; elements = {{ {els} }} }}")
+print("}")
+' >"$T_TMP/big.nft"
+in_ns "$C" nft -f "$T_TMP/big.nft" || not_ok "load three sets of 100 elements"
+start_exporter "$A" $((PORT + 2)) --netns "/run/netns/$C" --collector.ruleset.max-elements=150 \
+	--collector.ruleset.refresh-interval=1 || not_ok "capped exporter starts"
+wait_http "$A" $((PORT + 2)) /-/ready
+scrape "$A" $((PORT + 2)) >"$M.cap"
+check "no more elements kept than the limit" test "$(metric "$M.cap" nftables_ruleset_elements_stored)" -le 150
+check_eq "the limit is exported" "$(metric "$M.cap" nftables_ruleset_elements_limit)" 150
+check "sets over the limit are counted" test "$(metric "$M.cap" nftables_ruleset_sets_over_limit)" -ge 1
+for k in 0 1 2; do
+	check_eq "set s$k size exact despite the limit" \
+		"$(metric "$M.cap" "nftables_set_elements{family=\"inet\",table=\"big\",set=\"s$k\"}")" 100
+done
+in_ns "$C" nft add element inet big s2 '{ 192.168.0.1, 192.168.0.2, 192.168.0.3 }'
+in_ns "$C" nft add element inet big s0 '{ 192.168.0.1 }'
+sleep 1.5
+scrape "$A" $((PORT + 2)) >"$M.cap2"
+check_eq "a set over the limit follows changes (periodic recount)" \
+	"$(metric "$M.cap2" 'nftables_set_elements{family="inet",table="big",set="s2"}')" 103
+check_eq "a kept set follows changes (events)" \
+	"$(metric "$M.cap2" 'nftables_set_elements{family="inet",table="big",set="s0"}')" 101
+
 finish
