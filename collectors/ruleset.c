@@ -478,6 +478,8 @@ static void recount_overflowed(struct ruleset *rs)
 /* Read queued events; @budget datagrams at most (0: until empty). */
 static void read_events(struct ruleset *rs, unsigned int budget)
 {
+	if (!rs->ev_open)
+		return;	/* no subscription: nothing is queued */
 	for (unsigned int i = 0; !budget || i < budget; i++) {
 		ssize_t n = recv_event(rs);
 		int reason;
