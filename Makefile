@@ -121,6 +121,8 @@ bench: deps-build
 	@echo "== bench_ruleset (1000 Services x 10 endpoints; BENCH_ARGS to change)"
 	@.ci/deps.sh test
 	@BIN=$(BIN) tests/bench/bench_ruleset.sh $(BENCH_ARGS)
+	@echo "== bench_events (2000 Services x 10 endpoints in one transaction)"
+	@BIN=$(BIN) tests/bench/bench_events.sh
 
 format:
 	clang-format -i $(wildcard src/*.[ch] collectors/*.[ch] exporter/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
