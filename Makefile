@@ -28,7 +28,7 @@ CORE_SRC := src/metrics.c src/log.c src/loop.c src/nl.c src/flags.c \
             src/procstat.c src/daemon.c src/hmap.c src/intern.c \
             collectors/collector.c collectors/conntrack.c \
             collectors/ruleset.c collectors/ruleset_model.c \
-            collectors/transactions.c \
+            collectors/transactions.c collectors/services.c \
             exporter/expo.c exporter/http.c
 MAIN_SRC := src/main.c
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)

@@ -6,6 +6,7 @@
 const struct collector_ops *const collector_table[] = {
 	&ruleset_collector_ops,
 	&transactions_collector_ops,
+	&services_collector_ops,
 	&conntrack_collector_ops,
 };
 

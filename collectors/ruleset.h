@@ -259,5 +259,6 @@ bool ruleset_synced(const struct ruleset *rs);
 
 extern const struct collector_ops ruleset_collector_ops;
 extern const struct collector_ops transactions_collector_ops;
+extern const struct collector_ops services_collector_ops;
 
 #endif

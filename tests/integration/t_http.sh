@@ -72,7 +72,7 @@ check_eq "path traversal is 404" "$(code --path-as-is "http://127.0.0.1:$PORT/..
 in_ns "$NS" curl -sS -D "$H" -o "$B.html" "http://127.0.0.1:$PORT/"
 check "landing page is html" grep -qi '^content-type: text/html; charset=utf-8' "$H"
 check "landing page links the metrics path" grep -q 'href="/metrics"' "$B.html"
-check "landing page lists collectors" grep -q 'Enabled collectors: ruleset, transactions, conntrack' "$B.html"
+check "landing page lists collectors" grep -q 'Enabled collectors: ruleset, transactions, services, conntrack' "$B.html"
 check "landing page shows version" grep -q 'Version ' "$B.html"
 
 # concurrent scrapes share collections and all succeed
