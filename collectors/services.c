@@ -65,6 +65,7 @@ static const struct metric_desc sv_desc[F_N] = {
 struct sv_priv {
 	struct collector *c;
 	struct ruleset *rs;
+	struct endpoints *eps;
 	struct metric_family *f[F_N];
 	bool dirty;
 	uint64_t unparsed_chain, unparsed_comment;
@@ -152,13 +153,14 @@ static bool parse_comment(const char *comment, struct sv_id *id)
 	return id->name[0] && !strchr(id->name, '/');
 }
 
+/* Distinct endpoints of one Service port (a scratch owned by sv_priv). */
 struct endpoints {
 	unsigned int n;
+	unsigned int extra;		/* beyond SV_MAX_EPS, not deduplicated */
 	struct {
 		uint8_t addr[16];
 		uint16_t port;
-	} ep[64];			/* distinct ones remembered */
-	unsigned int extra;		/* distinct beyond the array (not deduped) */
+	} ep[SV_MAX_EPS];
 };
 
 static void ep_add(struct endpoints *e, const uint8_t *addr, size_t alen,
@@ -170,7 +172,7 @@ static void ep_add(struct endpoints *e, const uint8_t *addr, size_t alen,
 	for (unsigned int i = 0; i < e->n; i++)
 		if (e->ep[i].port == port && !memcmp(e->ep[i].addr, a, 16))
 			return;
-	if (e->n < sizeof(e->ep) / sizeof(e->ep[0])) {
+	if (e->n < SV_MAX_EPS) {
 		memcpy(e->ep[e->n].addr, a, 16);
 		e->ep[e->n++].port = port;
 	} else {
@@ -311,10 +313,12 @@ static struct sp *sp_get(struct hmap *m, const struct sv_id *id,
 	return sp;
 }
 
-static unsigned int count_endpoints(const struct rs_table *t,
+static unsigned int count_endpoints(struct sv_priv *p, const struct rs_table *t,
 				    const char *chain, const char *kind)
 {
-	struct endpoints e = { 0 };
+	struct endpoints *e = p->eps;
+
+	e->n = e->extra = 0;
 
 	if (!strcmp(kind, "external")) {
 		/* external- chains go on to the service- or local- chain */
@@ -326,11 +330,11 @@ static unsigned int count_endpoints(const struct rs_table *t,
 				     r->refs[i].kind == RS_REF_JUMP) &&
 				    (!strncmp(r->refs[i].name, "service-", 8) ||
 				     !strncmp(r->refs[i].name, "local-", 6)))
-					service_endpoints(t, r->refs[i].name, &e);
+					service_endpoints(t, r->refs[i].name, e);
 	} else {
-		service_endpoints(t, chain, &e);
+		service_endpoints(t, chain, e);
 	}
-	return e.n + e.extra;
+	return e->n + e->extra;
 }
 
 /* Key layout: [addr (4|16)] [proto, padded to 4] [port BE, padded to 4]. */
@@ -391,7 +395,7 @@ static void walk_map(struct sv_priv *p, const struct rs_table *t,
 			put_frontend(p, &id, fam, "no_endpoints", addr, port);
 			continue;
 		}
-		n = count_endpoints(t, el->chain, kind);
+		n = count_endpoints(p, t, el->chain, kind);
 		if (n > sp->endpoints)
 			sp->endpoints = n;
 		put_frontend(p, &id, fam,
@@ -516,6 +520,7 @@ static void sv_fini(struct collector *c)
 		ruleset_forget(p->rs, p);
 		ruleset_release(p->rs);
 	}
+	free(p->eps);
 	free(p);
 	c->priv = NULL;
 }
@@ -530,6 +535,11 @@ static int sv_init(struct collector *c)
 	c->priv = p;
 	p->c = c;
 	p->dirty = true;
+	p->eps = malloc(sizeof(*p->eps));
+	if (!p->eps) {
+		err = -ENOMEM;
+		goto err;
+	}
 	for (int i = 0; i < F_N; i++) {
 		p->f[i] = metric_family_add(c->env->store, &sv_desc[i]);
 		if (!p->f[i]) {
