@@ -24,10 +24,18 @@
 #include <string.h>
 
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_compat.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
+#include "nl.h"
 #include "ruleset.h"
 
 #define SV_MAX_SERIES	60000	/* sized for 30,000 Service ports x 2 */
@@ -38,8 +46,16 @@ enum {
 	F_FRONTENDS,
 	F_SERVICES,
 	F_UNPARSED,
+	F_CONN,
+	F_ACTIVE,
+	F_FAILED,
+	F_CT_EVENTS,
+	F_CT_OVERRUNS,
 	F_N,
 };
+
+#define SV_CT_RCVBUF	(8 << 20)
+#define SV_RECONCILE_MS	30000
 
 #define SVC_LABELS { "namespace", "service", "port", "protocol", "family" }
 
@@ -60,6 +76,20 @@ static const struct metric_desc sv_desc[F_N] = {
 	[F_UNPARSED] = { .name = "nftables_service_unparsed", .type = METRIC_COUNTER,
 			 .help = "kube-proxy chain names or element comments the services model could not parse (left out, never guessed).",
 			 .nlabels = 1, .labels = { "what" }, .max_series = 4 },
+	[F_CONN] = { .name = "nftables_service_connections", .type = METRIC_COUNTER,
+		     .help = "New conntrack flows whose original destination is one of the Service port's frontends (series appear with the first flow).",
+		     .nlabels = 5, .labels = SVC_LABELS, .max_series = SV_MAX_SERIES },
+	[F_ACTIVE] = { .name = "nftables_service_connections_active", .type = METRIC_GAUGE,
+		       .help = "Conntrack flows to the Service port's frontends now (from events, re-derived from a conntrack dump every 30 s and after lost events).",
+		       .nlabels = 5, .labels = SVC_LABELS, .max_series = SV_MAX_SERIES },
+	[F_FAILED] = { .name = "nftables_service_connections_failed", .type = METRIC_COUNTER,
+		       .help = "Flows to the Service port that ended without ever seeing a reply: the black-hole signal.",
+		       .nlabels = 5, .labels = SVC_LABELS, .max_series = SV_MAX_SERIES },
+	[F_CT_EVENTS] = { .name = "nftables_conntrack_events", .type = METRIC_COUNTER,
+			  .help = "Conntrack events read by the services collector, by type (new, destroy).",
+			  .nlabels = 1, .labels = { "type" }, .max_series = 4 },
+	[F_CT_OVERRUNS] = { .name = "nftables_conntrack_event_overruns", .type = METRIC_COUNTER,
+			    .help = "Times the conntrack event socket overflowed (ENOBUFS); active flows are then re-derived from a dump." },
 };
 
 struct sv_priv {
@@ -70,6 +100,31 @@ struct sv_priv {
 	bool dirty;
 	uint64_t unparsed_chain, unparsed_comment;
 	bool logged;
+	/* flows */
+	struct hmap traffic;		/* Service port -> its flow counters */
+	struct hmap frontends;		/* (family, proto, addr, port) -> traffic */
+	struct nl_sock ev, dump;
+	bool ev_open;
+	struct loop_timer *timer;
+	uint64_t ct_new, ct_destroy, ct_overruns;
+};
+
+/* Flow counters of one Service port; series appear with the first flow. */
+struct traffic {
+	struct hnode node;
+	bool seen;			/* in the model at the last rebuild */
+	double active;
+	struct metric_series *total, *act, *failed;
+	char *labels[5];		/* ns, name, port, proto, family */
+	char key[];
+};
+
+struct frontend {
+	struct hnode node;
+	uint8_t family, proto;
+	uint16_t port;
+	uint8_t addr[16];		/* all zero: a NodePort, any address */
+	struct traffic *t;
 };
 
 /* A Service port's identity, pointing into a chain name or a buffer. */
@@ -282,6 +337,7 @@ struct sp {
 	struct sv_id id;
 	uint8_t family;
 	unsigned int endpoints;
+	struct traffic *traffic;
 	char key[800];
 };
 
@@ -357,6 +413,108 @@ static bool split_key(const struct rs_elem *el, size_t alen, char *addr,
 	return *proto != NULL;
 }
 
+static struct traffic *traffic_get(struct sv_priv *p, const struct sp *sp)
+{
+	uint32_t h = hash_bytes(sp->key, strlen(sp->key), 0);
+	const char *parts[5] = { sp->id.ns, sp->id.name, sp->id.port,
+				 sp->id.proto, rs_family_name(sp->family) };
+	size_t len[5], total = 0;
+	struct traffic *t;
+	char *q;
+
+	for (struct hnode *n = hmap_first(&p->traffic, h); n; n = hmap_next(n, h)) {
+		t = container_of(n, struct traffic, node);
+		if (!strcmp(t->key, sp->key)) {
+			t->seen = true;
+			return t;
+		}
+	}
+	for (int i = 0; i < 5; i++)
+		total += (len[i] = strlen(parts[i])) + 1;
+	t = calloc(1, sizeof(*t) + strlen(sp->key) + 1 + total);
+	if (!t)
+		return NULL;
+	strcpy(t->key, sp->key);
+	q = t->key + strlen(sp->key) + 1;
+	for (int i = 0; i < 5; i++) {
+		memcpy(q, parts[i], len[i] + 1);
+		t->labels[i] = q;
+		q += len[i] + 1;
+	}
+	t->seen = true;
+	if (hmap_insert(&p->traffic, &t->node, h)) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static uint32_t fe_hash(uint8_t family, uint8_t proto, uint16_t port,
+			const uint8_t *addr)
+{
+	return hash_bytes(addr, 16, ((uint32_t)family << 24) |
+			  ((uint32_t)proto << 16) | port);
+}
+
+static void frontend_add(struct sv_priv *p, uint8_t family, uint8_t proto,
+			 const uint8_t *addr, size_t alen, uint16_t port,
+			 struct traffic *t)
+{
+	struct frontend *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return;
+	f->family = family;
+	f->proto = proto;
+	f->port = port;
+	memcpy(f->addr, addr, alen);
+	f->t = t;
+	if (hmap_insert(&p->frontends, &f->node,
+			fe_hash(family, proto, port, f->addr)))
+		free(f);
+}
+
+static struct traffic *frontend_find(struct sv_priv *p, uint8_t family,
+				     uint8_t proto, const uint8_t *addr,
+				     uint16_t port)
+{
+	static const uint8_t any[16];
+
+	for (int pass = 0; pass < 2; pass++) {
+		const uint8_t *a = pass ? any : addr;
+		uint32_t h = fe_hash(family, proto, port, a);
+
+		for (struct hnode *n = hmap_first(&p->frontends, h); n;
+		     n = hmap_next(n, h)) {
+			struct frontend *f = container_of(n, struct frontend, node);
+
+			if (f->family == family && f->proto == proto &&
+			    f->port == port && !memcmp(f->addr, a, 16))
+				return f->t;
+		}
+	}
+	return NULL;
+}
+
+static void frontends_clear(struct sv_priv *p)
+{
+	size_t pos = 0;
+	struct hnode *cur = NULL, *n;
+
+	while ((n = hmap_iter(&p->frontends, &pos, &cur)))
+		free(container_of(n, struct frontend, node));
+	hmap_fini(&p->frontends);
+}
+
+static void traffic_del(struct sv_priv *p, struct traffic *t)
+{
+	hmap_remove(&p->traffic, &t->node);
+	metric_series_del(p->f[F_CONN], t->total);
+	metric_series_del(p->f[F_ACTIVE], t->act);
+	metric_series_del(p->f[F_FAILED], t->failed);
+	free(t);
+}
+
 static void walk_map(struct sv_priv *p, const struct rs_table *t,
 		     struct hmap *sps, const char *map, size_t alen,
 		     const char *fkind)
@@ -398,6 +556,12 @@ static void walk_map(struct sv_priv *p, const struct rs_table *t,
 		n = count_endpoints(p, t, el->chain, kind);
 		if (n > sp->endpoints)
 			sp->endpoints = n;
+		if (!sp->traffic)
+			sp->traffic = traffic_get(p, sp);
+		if (sp->traffic)
+			frontend_add(p, t->family, rs_elem_key(el)[alen],
+				     rs_elem_key(el), alen, (uint16_t)port,
+				     sp->traffic);
 		put_frontend(p, &id, fam,
 			     alen == 0 ? "node_port" :
 			     strcmp(kind, "external") ? "cluster_ip" : "external",
@@ -415,6 +579,11 @@ static void rebuild(struct sv_priv *p)
 
 	for (int i = F_ENDPOINTS; i <= F_SERVICES; i++)
 		metric_family_sweep_begin(p->f[i]);
+	frontends_clear(p);
+	while ((n = hmap_iter(&p->traffic, &pos, &cur)))
+		container_of(n, struct traffic, node)->seen = false;
+	pos = 0;
+	cur = NULL;
 	for (const struct rs_table *t = m->tables; t; t = t->next) {
 		size_t alen;
 
@@ -451,7 +620,194 @@ static void rebuild(struct sv_priv *p)
 	}
 	for (int i = F_ENDPOINTS; i <= F_SERVICES; i++)
 		metric_family_sweep_end(p->f[i]);
+	pos = 0;
+	cur = NULL;
+	while ((n = hmap_iter(&p->traffic, &pos, &cur)))
+		if (!container_of(n, struct traffic, node)->seen)
+			traffic_del(p, container_of(n, struct traffic, node));
 	p->dirty = false;
+}
+
+/* --- conntrack flows --- */
+
+struct flow {
+	uint8_t family, proto;
+	uint16_t port;
+	uint8_t addr[16];
+	uint32_t status;
+};
+
+static int nest_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(a);
+
+	if (type <= 16)
+		tb[type] = a;
+	return MNL_CB_OK;
+}
+
+static bool nested(const struct nlattr *a, const struct nlattr **tb)
+{
+	memset(tb, 0, sizeof(*tb) * 17);
+	return a && mnl_attr_parse_nested(a, nest_cb, tb) >= 0;
+}
+
+/* The original tuple's destination and the status of a ctnetlink message. */
+static bool parse_flow(const struct nlmsghdr *nlh, struct flow *f)
+{
+	const struct nlattr *tb[17], *tup[17], *ip[17], *pr[17];
+	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+	size_t alen;
+
+	memset(f, 0, sizeof(*f));
+	memset(tb, 0, sizeof(tb));
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*g)) ||
+	    mnl_attr_parse(nlh, sizeof(*g), nest_cb, tb) < 0)
+		return false;
+	f->family = g->nfgen_family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+	alen = f->family == NFPROTO_IPV6 ? 16 : 4;
+	if (!nested(tb[CTA_TUPLE_ORIG], tup) || !nested(tup[CTA_TUPLE_IP], ip) ||
+	    !nested(tup[CTA_TUPLE_PROTO], pr))
+		return false;
+	{
+		const struct nlattr *d = ip[alen == 4 ? CTA_IP_V4_DST : CTA_IP_V6_DST];
+
+		if (!d || mnl_attr_get_payload_len(d) != alen)
+			return false;
+		memcpy(f->addr, mnl_attr_get_payload(d), alen);
+	}
+	if (!pr[CTA_PROTO_NUM] || mnl_attr_validate(pr[CTA_PROTO_NUM], MNL_TYPE_U8) < 0)
+		return false;
+	f->proto = mnl_attr_get_u8(pr[CTA_PROTO_NUM]);
+	if (pr[CTA_PROTO_DST_PORT] &&
+	    mnl_attr_validate(pr[CTA_PROTO_DST_PORT], MNL_TYPE_U16) >= 0)
+		f->port = ntohs(mnl_attr_get_u16(pr[CTA_PROTO_DST_PORT]));
+	if (tb[CTA_STATUS] && mnl_attr_validate(tb[CTA_STATUS], MNL_TYPE_U32) >= 0)
+		f->status = ntohl(mnl_attr_get_u32(tb[CTA_STATUS]));
+	return true;
+}
+
+static struct metric_series *series(struct sv_priv *p, int fam,
+				    struct traffic *t, struct metric_series **m)
+{
+	if (!*m)
+		*m = metric_series_get(p->f[fam], (const char *const *)t->labels);
+	return *m;
+}
+
+static void on_flow(struct sv_priv *p, const struct nlmsghdr *nlh)
+{
+	bool destroy = (nlh->nlmsg_type & 0xff) == IPCTNL_MSG_CT_DELETE;
+	struct traffic *t;
+	struct flow f;
+
+	if (!destroy && (nlh->nlmsg_type & 0xff) != IPCTNL_MSG_CT_NEW)
+		return;
+	if (destroy)
+		p->ct_destroy++;
+	else
+		p->ct_new++;
+	if (!parse_flow(nlh, &f))
+		return;
+	if (p->dirty && ruleset_synced(p->rs))
+		rebuild(p);
+	t = frontend_find(p, f.family, f.proto, f.addr, f.port);
+	if (!t)
+		return;
+	if (!destroy) {
+		if (series(p, F_CONN, t, &t->total))
+			metric_add(t->total, 1);
+		t->active++;
+		series(p, F_ACTIVE, t, &t->act);
+		return;
+	}
+	if (t->active > 0)
+		t->active--;
+	if (!(f.status & IPS_SEEN_REPLY) && series(p, F_FAILED, t, &t->failed))
+		metric_add(t->failed, 1);
+}
+
+static int count_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct sv_priv *p = data;
+	struct traffic *t;
+	struct flow f;
+
+	if (parse_flow(nlh, &f) &&
+	    (t = frontend_find(p, f.family, f.proto, f.addr, f.port)))
+		t->active++;
+	return MNL_CB_OK;
+}
+
+/*
+ * Active flows from a dump of the conntrack table: flows that existed
+ * before we listened never send events (nf_conntrack_events=2), and lost
+ * events must not leave the gauges wrong for good.
+ */
+static void reconcile(struct sv_priv *p)
+{
+	size_t pos = 0;
+	struct hnode *cur = NULL, *n;
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *g;
+
+	if (!p->dump.mnl || !ruleset_synced(p->rs))
+		return;
+	if (p->dirty)
+		rebuild(p);
+	while ((n = hmap_iter(&p->traffic, &pos, &cur)))
+		container_of(n, struct traffic, node)->active = 0;
+	nlh = mnl_nlmsg_put_header(p->dump.buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = ++p->dump.seq;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->nfgen_family = AF_UNSPEC;
+	g->version = NFNETLINK_V0;
+	if (nl_query(&p->dump, nlh, count_cb, p, 10000))
+		log_debug("services: conntrack dump failed");
+}
+
+static void ct_read(struct sv_priv *p)
+{
+	for (;;) {
+		ssize_t n = recv(nl_fd(&p->ev), p->ev.buf, NL_BUFSZ, MSG_DONTWAIT);
+		const struct nlmsghdr *nlh = (const void *)p->ev.buf;
+		int left = (int)n;
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == ENOBUFS) {
+			p->ct_overruns++;
+			while (recv(nl_fd(&p->ev), p->ev.buf, NL_BUFSZ,
+				    MSG_DONTWAIT) > 0)
+				;
+			reconcile(p);
+			continue;
+		}
+		if (n <= 0)
+			return;
+		for (; nl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
+			if ((nlh->nlmsg_type >> 8) == NFNL_SUBSYS_CTNETLINK)
+				on_flow(p, nlh);
+	}
+}
+
+static void ct_cb(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	ct_read(arg);
+}
+
+static void reconcile_cb(struct loop *l, struct loop_timer *t, void *arg)
+{
+	(void)l;
+	(void)t;
+	ct_read(arg);
+	reconcile(arg);
 }
 
 static void sv_object(void *arg, enum rs_op op, enum rs_kind kind,
@@ -494,8 +850,34 @@ static int sv_collect(struct collector *c)
 		metric_family_set_visible(p->f[i], synced);
 	if (!synced)
 		return -EAGAIN;
+	if (p->ev_open)
+		ct_read(p);
 	if (p->dirty)
 		rebuild(p);
+	{
+		size_t pos = 0;
+		struct hnode *cur = NULL, *n;
+		const char *tn[1] = { "new" }, *td[1] = { "destroy" };
+		struct metric_series *m;
+
+		while ((n = hmap_iter(&p->traffic, &pos, &cur))) {
+			struct traffic *t = container_of(n, struct traffic, node);
+
+			/* flows found by a dump have no series yet */
+			if ((t->act || t->active > 0) &&
+			    series(p, F_ACTIVE, t, &t->act))
+				metric_set(t->act, t->active);
+		}
+		m = metric_series_get(p->f[F_CT_EVENTS], tn);
+		if (m)
+			metric_set(m, (double)p->ct_new);
+		m = metric_series_get(p->f[F_CT_EVENTS], td);
+		if (m)
+			metric_set(m, (double)p->ct_destroy);
+		m = metric_series_get(p->f[F_CT_OVERRUNS], NULL);
+		if (m)
+			metric_set(m, (double)p->ct_overruns);
+	}
 	{
 		const char *a[1] = { "chain" }, *b[1] = { "comment" };
 		struct metric_series *m;
@@ -519,6 +901,20 @@ static void sv_fini(struct collector *c)
 	if (p->rs) {
 		ruleset_forget(p->rs, p);
 		ruleset_release(p->rs);
+	}
+	loop_del_timer(c->env->loop, p->timer);
+	if (p->ev_open)
+		loop_del_fd(c->env->loop, nl_fd(&p->ev));
+	nl_close(&p->ev);
+	nl_close(&p->dump);
+	frontends_clear(p);
+	{
+		size_t pos = 0;
+		struct hnode *cur = NULL, *n;
+
+		while ((n = hmap_iter(&p->traffic, &pos, &cur)))
+			free(container_of(n, struct traffic, node));
+		hmap_fini(&p->traffic);
 	}
 	free(p->eps);
 	free(p);
@@ -551,6 +947,20 @@ static int sv_init(struct collector *c)
 	if (!p->rs) {
 		err = -errno;
 		goto err;
+	}
+	/* conntrack NEW and DESTROY events; no traffic series without them */
+	err = nl_open(&p->ev, NF_NETLINK_CONNTRACK_NEW |
+		      NF_NETLINK_CONNTRACK_DESTROY, SV_CT_RCVBUF, true);
+	if (err) {
+		log_warn("services: no conntrack events (%s): no per-Service connection counts",
+			 strerror(-err));
+	} else if (loop_add_fd(c->env->loop, nl_fd(&p->ev), EPOLLIN, ct_cb, p)) {
+		nl_close(&p->ev);
+	} else {
+		p->ev_open = true;
+		if (!nl_open(&p->dump, 0, 0, false))
+			p->timer = loop_add_timer(c->env->loop, 500,
+						  SV_RECONCILE_MS, reconcile_cb, p);
 	}
 	err = ruleset_listen(p->rs, &sv_listener, p);
 	if (!err)
