@@ -613,16 +613,21 @@ def emit_exprs(paths, args):
                 ok = False
                 continue
             uid = d.get("uid", base)
+            # other query variables (namespace, service pickers) as "All"
+            dvalues = dict(values)
+            for v in d.get("templating", {}).get("list", []):
+                if v.get("type") == "query" and v.get("name") not in dvalues:
+                    dvalues[v["name"]] = v.get("allValue") or ".*"
             for v in d.get("templating", {}).get("list", []):
                 m = re.match(r"^\s*label_values\((.*),\s*\w+\s*\)\s*$", var_query(v), re.S)
                 if v.get("type") == "query" and m:
                     print(json.dumps({"key": f"{uid}: variable {v['name']}", "file": base, "kind": "variable",
-                                      "expr": substitute(m.group(1), values, base)}))
+                                      "expr": substitute(m.group(1), dvalues, base)}))
             for p in all_panels(d.get("panels")):
                 for t in p.get("targets") or []:
                     if isinstance(t.get("expr"), str) and t["expr"].strip():
                         print(json.dumps({"key": f"{uid}: {p.get('title')} / {t.get('refId')}", "file": base,
-                                          "kind": "panel", "expr": substitute(t["expr"], values, base)}))
+                                          "kind": "panel", "expr": substitute(t["expr"], dvalues, base)}))
         else:
             for _, r in rules_of(path):
                 kind = "alert" if "alert" in r else "record"

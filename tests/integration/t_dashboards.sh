@@ -201,6 +201,12 @@ for key in \
 	"$U: Collector success / A" \
 	"$U: Ruleset mirror in sync / A" \
 	"$U: Base chains by hook / A" \
+	"nftables-services: variable namespace" \
+	"nftables-services: variable service" \
+	"nftables-services: Programmed endpoints / A" \
+	"nftables-services: Service ports without endpoints / A" \
+	"nftables-services: Frontends / A" \
+	"nftables-services: Service ports programmed / A" \
 	"recording.yaml: record owner:nftables_transactions:rate5m" \
 	"recording.yaml: record instance:nftables_conntrack_fill:ratio" \
 	"recording.yaml: record instance:nftables_rules:sum" \
