@@ -758,6 +758,42 @@ void ruleset_forget(struct ruleset *rs, void *arg)
 	rs->nsynced = j;
 }
 
+static void set_ready(void *arg)
+{
+	collector_set_ready(arg);
+}
+
+struct ruleset *ruleset_attach(struct collector *c,
+			       const struct ruleset_listener *l, void *arg)
+{
+	struct ruleset *rs = ruleset_acquire(c);
+	int err = 0;
+
+	if (!rs)
+		return NULL;
+	if (l)
+		err = ruleset_listen(rs, l, arg);
+	if (!err)
+		err = ruleset_on_synced(rs, set_ready, c);
+	if (err) {
+		ruleset_detach(rs, c, arg);
+		errno = -err;
+		return NULL;
+	}
+	if (rs->synced)
+		collector_set_ready(c);
+	return rs;
+}
+
+void ruleset_detach(struct ruleset *rs, struct collector *c, void *arg)
+{
+	if (!rs)
+		return;
+	ruleset_forget(rs, arg);
+	ruleset_forget(rs, c);
+	ruleset_release(rs);
+}
+
 uint32_t ruleset_generation(const struct ruleset *rs)
 {
 	return rs->gen;
@@ -930,13 +966,6 @@ static void put(struct metric_family *f, const char *const *v, double val)
 
 	if (m)
 		metric_set(m, val);
-}
-
-static void rc_on_synced(void *arg)
-{
-	struct rc_priv *p = arg;
-
-	collector_set_ready(p->c);
 }
 
 static int obj_values_cb(const struct nlmsghdr *nlh, void *data)
@@ -1161,10 +1190,7 @@ static void rc_fini(struct collector *c)
 
 	if (!p)
 		return;
-	if (p->rs) {
-		ruleset_forget(p->rs, p);
-		ruleset_release(p->rs);
-	}
+	ruleset_detach(p->rs, c, p);
 	free(p);
 	c->priv = NULL;
 }
@@ -1188,16 +1214,11 @@ static int rc_init(struct collector *c)
 			goto err;
 		}
 	}
-	p->rs = ruleset_acquire(c);
+	p->rs = ruleset_attach(c, NULL, p);
 	if (!p->rs) {
 		err = -errno;
 		goto err;
 	}
-	if (ruleset_synced(p->rs))
-		collector_set_ready(c);
-	err = ruleset_on_synced(p->rs, rc_on_synced, p);
-	if (err)
-		goto err;
 	return 0;
 err:
 	rc_fini(c);

@@ -253,6 +253,16 @@ int ruleset_listen(struct ruleset *rs, const struct ruleset_listener *l,
 int ruleset_on_synced(struct ruleset *rs, void (*fn)(void *arg), void *arg);
 /* Drop every listener and callback registered with @arg. */
 void ruleset_forget(struct ruleset *rs, void *arg);
+
+/*
+ * What every collector built on the mirror does: acquire it, add @l (may
+ * be NULL) with @arg, and mark @c ready now if the mirror is in sync and
+ * after every later sync. NULL with errno; undo with ruleset_detach(),
+ * which accepts NULL.
+ */
+struct ruleset *ruleset_attach(struct collector *c,
+			       const struct ruleset_listener *l, void *arg);
+void ruleset_detach(struct ruleset *rs, struct collector *c, void *arg);
 /* Generation the model reflects; whether the initial dump is done. */
 uint32_t ruleset_generation(const struct ruleset *rs);
 bool ruleset_synced(const struct ruleset *rs);

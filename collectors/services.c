@@ -834,13 +834,6 @@ static const struct ruleset_listener sv_listener = {
 	.reset = sv_reset,
 };
 
-static void sv_on_synced(void *arg)
-{
-	struct sv_priv *p = arg;
-
-	collector_set_ready(p->c);
-}
-
 static int sv_collect(struct collector *c)
 {
 	struct sv_priv *p = c->priv;
@@ -898,10 +891,7 @@ static void sv_fini(struct collector *c)
 
 	if (!p)
 		return;
-	if (p->rs) {
-		ruleset_forget(p->rs, p);
-		ruleset_release(p->rs);
-	}
+	ruleset_detach(p->rs, c, p);
 	loop_del_timer(c->env->loop, p->timer);
 	if (p->ev_open)
 		loop_del_fd(c->env->loop, nl_fd(&p->ev));
@@ -943,7 +933,7 @@ static int sv_init(struct collector *c)
 			goto err;
 		}
 	}
-	p->rs = ruleset_acquire(c);
+	p->rs = ruleset_attach(c, &sv_listener, p);
 	if (!p->rs) {
 		err = -errno;
 		goto err;
@@ -962,13 +952,6 @@ static int sv_init(struct collector *c)
 			p->timer = loop_add_timer(c->env->loop, 500,
 						  SV_RECONCILE_MS, reconcile_cb, p);
 	}
-	err = ruleset_listen(p->rs, &sv_listener, p);
-	if (!err)
-		err = ruleset_on_synced(p->rs, sv_on_synced, p);
-	if (err)
-		goto err;
-	if (ruleset_synced(p->rs))
-		collector_set_ready(c);
 	return 0;
 err:
 	sv_fini(c);

@@ -668,13 +668,6 @@ static const struct ruleset_listener tx_listener = {
 	.reset = tx_reset,
 };
 
-static void tx_on_synced(void *arg)
-{
-	struct tx_priv *p = arg;
-
-	collector_set_ready(p->c);
-}
-
 static int tx_collect(struct collector *c)
 {
 	struct tx_priv *p = c->priv;
@@ -694,10 +687,7 @@ static void tx_fini(struct collector *c)
 		loop_del_fd(c->env->loop, p->cn_fd);
 		close(p->cn_fd);
 	}
-	if (p->rs) {
-		ruleset_forget(p->rs, p);
-		ruleset_release(p->rs);
-	}
+	ruleset_detach(p->rs, c, p);
 	free(p);
 	c->priv = NULL;
 }
@@ -738,19 +728,11 @@ static int tx_init(struct collector *c)
 		p->cn_open = true;
 		p->timer = loop_add_timer(c->env->loop, 1000, 1000, pend_timer, p);
 	}
-	p->rs = ruleset_acquire(c);
+	p->rs = ruleset_attach(c, &tx_listener, p);
 	if (!p->rs) {
 		err = -errno;
 		goto err;
 	}
-	err = ruleset_listen(p->rs, &tx_listener, p);
-	if (err)
-		goto err;
-	if (ruleset_synced(p->rs))
-		collector_set_ready(c);
-	err = ruleset_on_synced(p->rs, tx_on_synced, p);
-	if (err)
-		goto err;
 	return 0;
 err:
 	tx_fini(c);
