@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Metric store. Each series is one allocation (struct, histogram buckets and
- * escaped label text together) found through a per-family chained hash
- * table keyed by the escaped label text. Snapshots are one arena each.
+ * escaped label text together) found through a per-family struct hmap
+ * keyed by the escaped label text. Snapshots are one arena each.
  */
 #include <errno.h>
 #include <math.h>
@@ -12,12 +12,12 @@
 #include <string.h>
 
 #include "expo.h"
+#include "hmap.h"
 #include "metrics.h"
 
 struct metric_series {
-	struct metric_series *hnext;
+	struct hnode node;		/* in family->index, by label text */
 	size_t index;			/* slot in family->series */
-	uint32_t hash;
 	uint32_t labels_len;
 	uint32_t stamp;			/* sweep mark */
 	double value;
@@ -37,8 +37,7 @@ struct metric_family {
 	uint64_t dropped;
 	struct metric_series **series;
 	size_t nseries, cap;
-	struct metric_series **htab;
-	size_t hmask;
+	struct hmap index;
 };
 
 struct metric_store {
@@ -162,7 +161,6 @@ static void family_free(struct metric_family *f)
 			free(f->le[i]);
 	free(f->le);
 	free(f->series);
-	free(f->htab);
 	free(f);
 }
 
@@ -211,10 +209,6 @@ struct metric_family *metric_family_add(struct metric_store *s,
 	f->max_series = d->max_series ? d->max_series : METRIC_DEFAULT_MAX_SERIES;
 	if (d->nlabels == 0)
 		f->max_series = 1;
-	f->hmask = 15;
-	f->htab = calloc(f->hmask + 1, sizeof(*f->htab));
-	if (!f->htab)
-		goto err_free;
 	if (d->type == METRIC_HISTOGRAM) {
 		f->le = calloc(d->nbuckets, sizeof(*f->le));
 		if (!f->le)
@@ -250,17 +244,6 @@ void metric_family_set_visible(struct metric_family *f, bool visible)
 size_t metric_family_nseries(const struct metric_family *f)
 {
 	return f->nseries;
-}
-
-static uint32_t hash_text(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
 }
 
 /* Longest prefix of @v no longer than @max that ends on a UTF-8 boundary. */
@@ -323,25 +306,6 @@ static int render_labels(struct metric_family *f, const char *const *values,
 	return 0;
 }
 
-static int htab_grow(struct metric_family *f)
-{
-	size_t mask = f->hmask * 2 + 1;
-	struct metric_series **t = calloc(mask + 1, sizeof(*t));
-
-	if (!t)
-		return -ENOMEM;
-	for (size_t i = 0; i < f->nseries; i++) {
-		struct metric_series *m = f->series[i];
-
-		m->hnext = t[m->hash & mask];
-		t[m->hash & mask] = m;
-	}
-	free(f->htab);
-	f->htab = t;
-	f->hmask = mask;
-	return 0;
-}
-
 struct metric_series *metric_series_get(struct metric_family *f,
 					const char *const *values)
 {
@@ -358,13 +322,15 @@ struct metric_series *metric_series_get(struct metric_family *f,
 		errno = ENOMEM;
 		return NULL;
 	}
-	h = hash_text(f->store->scratch, len);
-	for (m = f->htab[h & f->hmask]; m; m = m->hnext)
-		if (m->hash == h && m->labels_len == len &&
+	h = hash_bytes(f->store->scratch, len, 0);
+	for (struct hnode *n = hmap_first(&f->index, h); n; n = hmap_next(n, h)) {
+		m = container_of(n, struct metric_series, node);
+		if (m->labels_len == len &&
 		    !memcmp(m->labels, f->store->scratch, len)) {
 			m->stamp = f->stamp;
 			return m;
 		}
+	}
 
 	if (f->nseries >= f->max_series) {
 		f->dropped++;
@@ -380,9 +346,6 @@ struct metric_series *metric_series_get(struct metric_family *f,
 		f->series = p;
 		f->cap = cap;
 	}
-	if (f->nseries + 1 > (f->hmask + 1) * 2 && htab_grow(f))
-		goto err_nomem;
-
 	nb = d->type == METRIC_HISTOGRAM ? d->nbuckets : 0;
 	m = calloc(1, sizeof(*m) + nb * sizeof(uint64_t) + len + 1);
 	if (!m)
@@ -390,13 +353,14 @@ struct metric_series *metric_series_get(struct metric_family *f,
 	m->labels = (char *)(m->buckets + nb);
 	memcpy(m->labels, f->store->scratch, len + 1);
 	m->labels_len = len;
-	m->hash = h;
 	m->stamp = f->stamp;
 	m->family = f;
+	if (hmap_insert(&f->index, &m->node, h)) {
+		free(m);
+		goto err_nomem;
+	}
 	m->index = f->nseries;
 	f->series[f->nseries++] = m;
-	m->hnext = f->htab[h & f->hmask];
-	f->htab[h & f->hmask] = m;
 	return m;
 
 err_nomem:
@@ -406,16 +370,9 @@ err_nomem:
 
 void metric_series_del(struct metric_family *f, struct metric_series *m)
 {
-	struct metric_series **pp;
-
 	if (!m || m->family != f)
 		return;
-	for (pp = &f->htab[m->hash & f->hmask]; *pp; pp = &(*pp)->hnext) {
-		if (*pp == m) {
-			*pp = m->hnext;
-			break;
-		}
-	}
+	hmap_remove(&f->index, &m->node);
 	f->series[m->index] = f->series[--f->nseries];
 	f->series[m->index]->index = m->index;
 	free(m);
@@ -426,7 +383,7 @@ void metric_family_clear(struct metric_family *f)
 	for (size_t i = 0; i < f->nseries; i++)
 		free(f->series[i]);
 	f->nseries = 0;
-	memset(f->htab, 0, (f->hmask + 1) * sizeof(*f->htab));
+	hmap_fini(&f->index);
 }
 
 void metric_family_sweep_begin(struct metric_family *f)
