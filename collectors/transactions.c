@@ -447,21 +447,13 @@ static void miss(struct tx_priv *p, const char *reason)
 	count(p->f[F_MISSES], v, 1);
 }
 
-static double mono_now(void)
-{
-	struct timespec m;
-
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	return (double)m.tv_sec + (double)m.tv_nsec / 1e9;
-}
-
 /* CLOCK_MONOTONIC seconds of a CLOCK_REALTIME time. */
 static double real_to_mono(double real)
 {
 	struct timespec r;
 
 	clock_gettime(CLOCK_REALTIME, &r);
-	return real - ((double)r.tv_sec + (double)r.tv_nsec / 1e9) + mono_now();
+	return real - ((double)r.tv_sec + (double)r.tv_nsec / 1e9) + loop_now();
 }
 
 static void observe(struct metric_family *f, const char *const *v, double x)
@@ -515,7 +507,7 @@ static void on_exit_ev(struct tx_priv *p, int pid, uint64_t ns)
 /* Syncs whose exit never came: time them to the commit, and say so. */
 static void pend_expire(struct tx_priv *p, bool all)
 {
-	double now = mono_now();
+	double now = loop_now();
 
 	for (unsigned int i = 0; i < p->npend;) {
 		if (all || now - p->pend[i].commit > TX_EXIT_WAIT_S) {
