@@ -18,6 +18,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include "intern.h"
+#include "nl.h"
 #include "ruleset.h"
 
 #define RS_MAX_REFS	32
@@ -87,45 +88,6 @@ const char *rs_obj_type_name(uint32_t type)
 }
 
 /* --- attribute helpers --- */
-
-struct attrs {
-	const struct nlattr **tb;
-	int max;
-};
-
-static int attr_cb(const struct nlattr *a, void *data)
-{
-	struct attrs *t = data;
-	int type = mnl_attr_get_type(a);
-
-	if (type <= t->max)	/* newer kernels: skip unknown attributes */
-		t->tb[type] = a;
-	return MNL_CB_OK;
-}
-
-static int parse_msg(const struct nlmsghdr *nlh, const struct nlattr **tb,
-		     int max)
-{
-	struct attrs t = { tb, max };
-
-	memset(tb, 0, sizeof(*tb) * (size_t)(max + 1));
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
-		return -EPROTO;
-	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, &t) < 0)
-		return -EPROTO;
-	return 0;
-}
-
-static int parse_nested(const struct nlattr *nest, const struct nlattr **tb,
-			int max)
-{
-	struct attrs t = { tb, max };
-
-	memset(tb, 0, sizeof(*tb) * (size_t)(max + 1));
-	if (mnl_attr_parse_nested(nest, attr_cb, &t) < 0)
-		return -EPROTO;
-	return 0;
-}
 
 /* NUL-terminated string attribute, or NULL when absent or malformed. */
 static const char *attr_str(const struct nlattr *a)
@@ -483,7 +445,7 @@ static int apply_table(struct rs_model *m, const struct nlmsghdr *nlh,
 	uint64_t handle = 0;
 	uint32_t flags = 0;
 
-	if (parse_msg(nlh, tb, NFTA_TABLE_MAX))
+	if (nl_attrs_msg(nlh, tb, NFTA_TABLE_MAX))
 		return -EPROTO;
 	name = attr_str(tb[NFTA_TABLE_NAME]);
 	if (!name)
@@ -539,7 +501,7 @@ static int apply_chain(struct rs_model *m, const struct nlmsghdr *nlh,
 	uint64_t handle = 0;
 	uint32_t u;
 
-	if (parse_msg(nlh, tb, NFTA_CHAIN_MAX))
+	if (nl_attrs_msg(nlh, tb, NFTA_CHAIN_MAX))
 		return -EPROTO;
 	tname = attr_str(tb[NFTA_CHAIN_TABLE]);
 	name = attr_str(tb[NFTA_CHAIN_NAME]);
@@ -601,7 +563,7 @@ static int apply_chain(struct rs_model *m, const struct nlmsghdr *nlh,
 		hmap_insert(&t->chains_by_name, &c->by_name, name_hash(nn));
 	}
 	if (tb[NFTA_CHAIN_HOOK]) {
-		if (parse_nested(tb[NFTA_CHAIN_HOOK], hk, NFTA_HOOK_MAX))
+		if (nl_attrs_nested(tb[NFTA_CHAIN_HOOK], hk, NFTA_HOOK_MAX))
 			return -EPROTO;
 		c->base = true;
 		if (attr_u32(hk[NFTA_HOOK_HOOKNUM], &u))
@@ -672,14 +634,14 @@ static int expr_immediate(struct rule_facts *f, const struct nlattr *data)
 	uint32_t dreg = 0, code;
 	int r;
 
-	if (parse_nested(data, tb, NFTA_IMMEDIATE_MAX) ||
+	if (nl_attrs_nested(data, tb, NFTA_IMMEDIATE_MAX) ||
 	    !attr_u32(tb[NFTA_IMMEDIATE_DREG], &dreg) ||
 	    !tb[NFTA_IMMEDIATE_DATA] ||
-	    parse_nested(tb[NFTA_IMMEDIATE_DATA], d, NFTA_DATA_MAX))
+	    nl_attrs_nested(tb[NFTA_IMMEDIATE_DATA], d, NFTA_DATA_MAX))
 		return -EPROTO;
 	if (dreg == NFT_REG_VERDICT) {
 		if (!d[NFTA_DATA_VERDICT] ||
-		    parse_nested(d[NFTA_DATA_VERDICT], v, NFTA_VERDICT_MAX) ||
+		    nl_attrs_nested(d[NFTA_DATA_VERDICT], v, NFTA_VERDICT_MAX) ||
 		    !attr_u32(v[NFTA_VERDICT_CODE], &code))
 			return -EPROTO;
 		if (code == (uint32_t)NFT_JUMP || code == (uint32_t)NFT_GOTO) {
@@ -717,7 +679,7 @@ static int expr_lookup(struct rule_facts *f, const struct nlattr *data)
 	uint32_t dreg;
 	int r;
 
-	if (parse_nested(data, tb, NFTA_LOOKUP_MAX))
+	if (nl_attrs_nested(data, tb, NFTA_LOOKUP_MAX))
 		return -EPROTO;
 	set = attr_str(tb[NFTA_LOOKUP_SET]);
 	if (!set)
@@ -747,7 +709,7 @@ static int expr_nat(struct rule_facts *f, const struct nlattr *data)
 	struct rs_ref *ref;
 	int ra = -1, rp = -1;
 
-	if (parse_nested(data, tb, NFTA_NAT_MAX) ||
+	if (nl_attrs_nested(data, tb, NFTA_NAT_MAX) ||
 	    !attr_u32(tb[NFTA_NAT_TYPE], &type))
 		return -EPROTO;
 	if (type != NFT_NAT_DNAT)
@@ -788,7 +750,7 @@ static int expr_counter(struct rule_facts *f, const struct nlattr *data)
 {
 	const struct nlattr *tb[NFTA_COUNTER_MAX + 1];
 
-	if (parse_nested(data, tb, NFTA_COUNTER_MAX))
+	if (nl_attrs_nested(data, tb, NFTA_COUNTER_MAX))
 		return -EPROTO;
 	f->flags |= RS_RULE_COUNTER;
 	attr_u64(tb[NFTA_COUNTER_PACKETS], &f->packets);
@@ -802,7 +764,7 @@ static int expr_named_set(struct rule_facts *f, const struct nlattr *data,
 	const struct nlattr *tb[16];
 	const char *set;
 
-	if (max >= 16 || parse_nested(data, tb, max))
+	if (max >= 16 || nl_attrs_nested(data, tb, max))
 		return -EPROTO;
 	set = attr_str(tb[attr]);
 	if (set)
@@ -815,7 +777,7 @@ static int expr_objref(struct rule_facts *f, const struct nlattr *data)
 	const struct nlattr *tb[NFTA_OBJREF_MAX + 1];
 	const char *name;
 
-	if (parse_nested(data, tb, NFTA_OBJREF_MAX))
+	if (nl_attrs_nested(data, tb, NFTA_OBJREF_MAX))
 		return -EPROTO;
 	name = attr_str(tb[NFTA_OBJREF_SET_NAME]);
 	if (!name)
@@ -835,7 +797,7 @@ static int rule_walk(struct rule_facts *f, const struct nlattr *exprs)
 		int err = 0;
 
 		if (mnl_attr_get_type(e) != NFTA_LIST_ELEM ||
-		    parse_nested(e, tb, NFTA_EXPR_MAX))
+		    nl_attrs_nested(e, tb, NFTA_EXPR_MAX))
 			return -EPROTO;
 		name = attr_str(tb[NFTA_EXPR_NAME]);
 		if (!name)
@@ -903,7 +865,7 @@ static int apply_rule(struct rs_model *m, const struct nlmsghdr *nlh,
 	struct rs_chain *c;
 	uint64_t handle, pos;
 
-	if (parse_msg(nlh, tb, NFTA_RULE_MAX))
+	if (nl_attrs_msg(nlh, tb, NFTA_RULE_MAX))
 		return -EPROTO;
 	tname = attr_str(tb[NFTA_RULE_TABLE]);
 	cname = attr_str(tb[NFTA_RULE_CHAIN]);
@@ -1003,7 +965,7 @@ static int apply_set(struct rs_model *m, const struct nlmsghdr *nlh, bool del)
 	uint64_t handle = 0;
 	uint32_t u;
 
-	if (parse_msg(nlh, tb, NFTA_SET_MAX))
+	if (nl_attrs_msg(nlh, tb, NFTA_SET_MAX))
 		return -EPROTO;
 	tname = attr_str(tb[NFTA_SET_TABLE]);
 	name = attr_str(tb[NFTA_SET_NAME]);
@@ -1075,7 +1037,7 @@ static int data_value(const struct nlattr *a, const uint8_t **p,
 {
 	const struct nlattr *d[NFTA_DATA_MAX + 1];
 
-	if (parse_nested(a, d, NFTA_DATA_MAX) || !d[NFTA_DATA_VALUE])
+	if (nl_attrs_nested(a, d, NFTA_DATA_MAX) || !d[NFTA_DATA_VALUE])
 		return -EPROTO;
 	*p = mnl_attr_get_payload(d[NFTA_DATA_VALUE]);
 	*len = mnl_attr_get_payload_len(d[NFTA_DATA_VALUE]);
@@ -1087,7 +1049,7 @@ static int parse_elem(const struct nlattr *e, struct elem_parsed *p)
 	const struct nlattr *tb[NFTA_SET_ELEM_MAX + 1];
 
 	memset(p, 0, sizeof(*p));
-	if (parse_nested(e, tb, NFTA_SET_ELEM_MAX))
+	if (nl_attrs_nested(e, tb, NFTA_SET_ELEM_MAX))
 		return -EPROTO;
 	attr_u32(tb[NFTA_SET_ELEM_FLAGS], &p->flags);
 	if (tb[NFTA_SET_ELEM_KEY] &&
@@ -1101,10 +1063,10 @@ static int parse_elem(const struct nlattr *e, struct elem_parsed *p)
 		const struct nlattr *v[NFTA_VERDICT_MAX + 1];
 		uint32_t code;
 
-		if (parse_nested(tb[NFTA_SET_ELEM_DATA], d, NFTA_DATA_MAX))
+		if (nl_attrs_nested(tb[NFTA_SET_ELEM_DATA], d, NFTA_DATA_MAX))
 			return -EPROTO;
 		if (d[NFTA_DATA_VERDICT]) {
-			if (parse_nested(d[NFTA_DATA_VERDICT], v,
+			if (nl_attrs_nested(d[NFTA_DATA_VERDICT], v,
 					 NFTA_VERDICT_MAX) ||
 			    !attr_u32(v[NFTA_VERDICT_CODE], &code))
 				return -EPROTO;
@@ -1208,7 +1170,7 @@ static int apply_setelem(struct rs_model *m, const struct nlmsghdr *nlh,
 	bool changed = false;
 	int err;
 
-	if (parse_msg(nlh, tb, NFTA_SET_ELEM_LIST_MAX))
+	if (nl_attrs_msg(nlh, tb, NFTA_SET_ELEM_LIST_MAX))
 		return -EPROTO;
 	tname = attr_str(tb[NFTA_SET_ELEM_LIST_TABLE]);
 	sname = attr_str(tb[NFTA_SET_ELEM_LIST_SET]);
@@ -1273,7 +1235,7 @@ static int apply_obj(struct rs_model *m, const struct nlmsghdr *nlh, bool del)
 	uint64_t handle = 0;
 	uint32_t type;
 
-	if (parse_msg(nlh, tb, NFTA_OBJ_MAX))
+	if (nl_attrs_msg(nlh, tb, NFTA_OBJ_MAX))
 		return -EPROTO;
 	tname = attr_str(tb[NFTA_OBJ_TABLE]);
 	name = attr_str(tb[NFTA_OBJ_NAME]);
@@ -1316,11 +1278,11 @@ static int apply_obj(struct rs_model *m, const struct nlmsghdr *nlh, bool del)
 	if (handle)
 		o->handle = handle;
 	if (tb[NFTA_OBJ_DATA] && type == NFT_OBJECT_COUNTER &&
-	    !parse_nested(tb[NFTA_OBJ_DATA], d, NFTA_COUNTER_MAX)) {
+	    !nl_attrs_nested(tb[NFTA_OBJ_DATA], d, NFTA_COUNTER_MAX)) {
 		attr_u64(d[NFTA_COUNTER_PACKETS], &o->packets);
 		attr_u64(d[NFTA_COUNTER_BYTES], &o->bytes);
 	} else if (tb[NFTA_OBJ_DATA] && type == NFT_OBJECT_QUOTA &&
-		   !parse_nested(tb[NFTA_OBJ_DATA], d, NFTA_QUOTA_MAX)) {
+		   !nl_attrs_nested(tb[NFTA_OBJ_DATA], d, NFTA_QUOTA_MAX)) {
 		attr_u64(d[NFTA_QUOTA_BYTES], &o->quota);
 		attr_u64(d[NFTA_QUOTA_CONSUMED], &o->consumed);
 	}
@@ -1338,7 +1300,7 @@ static int apply_flowtable(struct rs_model *m, const struct nlmsghdr *nlh,
 	struct rs_table *t;
 	uint64_t handle = 0;
 
-	if (parse_msg(nlh, tb, NFTA_FLOWTABLE_MAX))
+	if (nl_attrs_msg(nlh, tb, NFTA_FLOWTABLE_MAX))
 		return -EPROTO;
 	tname = attr_str(tb[NFTA_FLOWTABLE_TABLE]);
 	name = attr_str(tb[NFTA_FLOWTABLE_NAME]);
@@ -1414,7 +1376,7 @@ int rs_parse_newgen(const struct nlmsghdr *nlh, uint32_t *gen, uint32_t *pid,
 	const struct nlattr *tb[NFTA_GEN_MAX + 1];
 	const char *name;
 
-	if (parse_msg(nlh, tb, NFTA_GEN_MAX) || !attr_u32(tb[NFTA_GEN_ID], gen))
+	if (nl_attrs_msg(nlh, tb, NFTA_GEN_MAX) || !attr_u32(tb[NFTA_GEN_ID], gen))
 		return -EPROTO;
 	*pid = 0;
 	attr_u32(tb[NFTA_GEN_PROC_PID], pid);

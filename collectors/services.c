@@ -637,20 +637,10 @@ struct flow {
 	uint32_t status;
 };
 
-static int nest_cb(const struct nlattr *a, void *data)
-{
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(a);
-
-	if (type <= 16)
-		tb[type] = a;
-	return MNL_CB_OK;
-}
-
+/* tb[0..16] of a nested attribute; false when absent or malformed. */
 static bool nested(const struct nlattr *a, const struct nlattr **tb)
 {
-	memset(tb, 0, sizeof(*tb) * 17);
-	return a && mnl_attr_parse_nested(a, nest_cb, tb) >= 0;
+	return a && !nl_attrs_nested(a, tb, 16);
 }
 
 /* The original tuple's destination and the status of a ctnetlink message. */
@@ -661,9 +651,7 @@ static bool parse_flow(const struct nlmsghdr *nlh, struct flow *f)
 	size_t alen;
 
 	memset(f, 0, sizeof(*f));
-	memset(tb, 0, sizeof(tb));
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*g)) ||
-	    mnl_attr_parse(nlh, sizeof(*g), nest_cb, tb) < 0)
+	if (nl_attrs_msg(nlh, tb, 16))
 		return false;
 	f->family = g->nfgen_family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
 	alen = f->family == NFPROTO_IPV6 ? 16 : 4;

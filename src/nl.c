@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <linux/netlink.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/sock_diag.h>
 
 #include "log.h"
@@ -249,5 +250,43 @@ int nl_query(struct nl_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data,
 		drain(s);
 		return -EINTR;
 	}
+	return 0;
+}
+
+struct attr_table {
+	const struct nlattr **tb;
+	int max;
+};
+
+static int attr_table_cb(const struct nlattr *a, void *data)
+{
+	struct attr_table *t = data;
+	int type = mnl_attr_get_type(a);
+
+	if (type <= t->max)
+		t->tb[type] = a;
+	return MNL_CB_OK;
+}
+
+int nl_attrs_msg(const struct nlmsghdr *nlh, const struct nlattr **tb, int max)
+{
+	struct attr_table t = { tb, max };
+
+	memset(tb, 0, sizeof(*tb) * (size_t)(max + 1));
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
+		return -EPROTO;
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_table_cb, &t) < 0)
+		return -EPROTO;
+	return 0;
+}
+
+int nl_attrs_nested(const struct nlattr *nest, const struct nlattr **tb,
+		    int max)
+{
+	struct attr_table t = { tb, max };
+
+	memset(tb, 0, sizeof(*tb) * (size_t)(max + 1));
+	if (mnl_attr_parse_nested(nest, attr_table_cb, &t) < 0)
+		return -EPROTO;
 	return 0;
 }

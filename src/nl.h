@@ -68,6 +68,15 @@ int nl_query(struct nl_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data,
 	     int timeout_ms);
 
 /*
+ * Fill tb[0..max] with the attributes of an nfnetlink message (after its
+ * struct nfgenmsg) or of a nested attribute; types above @max (a newer
+ * kernel's) are skipped. 0, or -EPROTO when malformed.
+ */
+int nl_attrs_msg(const struct nlmsghdr *nlh, const struct nlattr **tb, int max);
+int nl_attrs_nested(const struct nlattr *nest, const struct nlattr **tb,
+		    int max);
+
+/*
  * mnl_nlmsg_ok() of libmnl 1.0.4 compares the length as a signed int, so a
  * message claiming more than 2 GiB passes; this one does not. Use it (with
  * mnl_nlmsg_next()) to walk any buffer of messages.
